@@ -1,0 +1,81 @@
+/** Builds the pinned control-plane binaries through the Go module proxy and caches them by version. */
+import { run } from "./exec.ts";
+import { type BinaryBundle, cacheRoot, etcdBundle, kubernetesBundle } from "./versions.ts";
+
+/** Absolute paths of every binary the local cluster uses. */
+export interface Binaries {
+  etcd: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeProxy: string;
+  kubectl: string;
+}
+
+const STAMP = ".complete";
+
+function bundleDir(bundle: BinaryBundle): string {
+  return `${cacheRoot()}/bin/${bundle.key}`;
+}
+
+function isComplete(dir: string): boolean {
+  try {
+    Deno.statSync(`${dir}/${STAMP}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure every binary of `bundle` is in the cache, building the missing bundle with `go build`.
+ *
+ * A build goes to a temporary folder that is renamed into place only when it succeeded, so an
+ * interrupted build never leaves a half-filled cache behind. Needs `go` on PATH and the module proxy.
+ */
+async function ensureBundle(bundle: BinaryBundle, log: (line: string) => void): Promise<string> {
+  const dir = bundleDir(bundle);
+  if (isComplete(dir)) return dir;
+  const tmp = `${dir}.building-${Deno.pid}`;
+  await Deno.mkdir(tmp, { recursive: true });
+  const started = performance.now();
+  log(`building ${bundle.key} (${Object.keys(bundle.commands).join(", ")}); a cold build takes 10-20 min`);
+  try {
+    await run("go", [
+      "build",
+      "-trimpath",
+      "-ldflags=-s -w",
+      "-o",
+      `${tmp}/`,
+      ...Object.values(bundle.commands),
+    ], {
+      cwd: bundle.moduleDir,
+      env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
+    });
+    // A package path's last element names the binary; rename where it differs (etcd's module root is `v3`).
+    for (const [name, pkg] of Object.entries(bundle.commands)) {
+      const built = pkg.split("/").pop()!;
+      if (built !== name) await Deno.rename(`${tmp}/${built}`, `${tmp}/${name}`);
+    }
+    await Deno.writeTextFile(`${tmp}/${STAMP}`, `${bundle.version}\n`);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, dir);
+  } catch (error) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  log(`built ${bundle.key} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return dir;
+}
+
+/** Ensures all binaries exist (building what is missing) and returns their paths. */
+export async function ensureBinaries(log: (line: string) => void = console.error): Promise<Binaries> {
+  const k8s = await ensureBundle(kubernetesBundle(), log);
+  const etcd = await ensureBundle(etcdBundle(), log);
+  return {
+    etcd: `${etcd}/etcd`,
+    kubeApiserver: `${k8s}/kube-apiserver`,
+    kubeControllerManager: `${k8s}/kube-controller-manager`,
+    kubeProxy: `${k8s}/kube-proxy`,
+    kubectl: `${k8s}/kubectl`,
+  };
+}

@@ -1,0 +1,80 @@
+/** Background processes of the local cluster: start detached with a log file, check, stop, show logs. */
+
+/** A process the cluster tooling started and must stop again. */
+export interface ManagedProcess {
+  /** Component name, e.g. `kube-apiserver`. */
+  name: string;
+  pid: number;
+  /** Binary path; used to make sure a PID still belongs to us before signalling it. */
+  binary: string;
+  log: string;
+}
+
+/**
+ * Starts `binary args…` in its own session (so it outlives the CLI that started it and ignores the
+ * terminal's Ctrl-C), with stdout and stderr appended to `log`.
+ */
+export function startDetached(name: string, binary: string, args: string[], log: string): ManagedProcess {
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec "$@" >>"$SWH_LOG" 2>&1', "sh", binary, ...args],
+    env: { SWH_LOG: log },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  // Reap it when it ends so a dead process never lingers as a zombie while we still run.
+  child.status.catch(() => {});
+  return { name, pid: child.pid, binary, log };
+}
+
+/** True when `proc` is still running (not a zombie) and its PID still runs our binary. */
+export function isRunning(proc: ManagedProcess): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${proc.pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "Z" || state === "X") return false;
+    const cmdline = Deno.readTextFileSync(`/proc/${proc.pid}/cmdline`);
+    // Right after spawn the PID may still be the `sh` wrapper that is about to exec the binary.
+    return cmdline.split("\0").includes(proc.binary);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `check` returns true, polling every `intervalMs`, or throws after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Stops `proc`: SIGTERM, then SIGKILL after `graceMs`; a process that is already gone is fine. */
+export async function stopProcess(proc: ManagedProcess, graceMs = 10_000): Promise<void> {
+  if (!isRunning(proc)) return;
+  try {
+    Deno.kill(proc.pid, "SIGTERM");
+    await waitUntil(`${proc.name} to exit`, () => !isRunning(proc), graceMs);
+  } catch {
+    if (isRunning(proc)) Deno.kill(proc.pid, "SIGKILL");
+    await waitUntil(`${proc.name} to die`, () => !isRunning(proc), 5_000);
+  }
+}
+
+/** The last `lines` lines of a log file, or a note when it cannot be read. */
+export function tailLog(path: string, lines = 30): string {
+  try {
+    return Deno.readTextFileSync(path).trimEnd().split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    return `(no log at ${path}: ${error instanceof Error ? error.message : error})`;
+  }
+}
