@@ -38,23 +38,16 @@ async function ensureBundle(bundle: BinaryBundle, log: (line: string) => void): 
   const tmp = `${dir}.building-${Deno.pid}`;
   await Deno.mkdir(tmp, { recursive: true });
   const started = performance.now();
-  log(`building ${bundle.key} (${Object.keys(bundle.commands).join(", ")}); a cold build takes 10-20 min`);
+  log(`building ${bundle.key} (${Object.keys(bundle.commands).join(", ")}); a cold build takes minutes`);
   try {
-    await run("go", [
-      "build",
-      "-trimpath",
-      "-ldflags=-s -w",
-      "-o",
-      `${tmp}/`,
-      ...Object.values(bundle.commands),
-    ], {
-      cwd: bundle.moduleDir,
-      env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
-    });
-    // A package path's last element names the binary; rename where it differs (etcd's module root is `v3`).
+    // One build per command with an explicit output name: Go names a binary after its package path,
+    // which for etcd's module root is the major-version suffix, not `etcd`. The build cache makes the
+    // shared packages cost once.
     for (const [name, pkg] of Object.entries(bundle.commands)) {
-      const built = pkg.split("/").pop()!;
-      if (built !== name) await Deno.rename(`${tmp}/${built}`, `${tmp}/${name}`);
+      await run("go", ["build", "-trimpath", "-ldflags=-s -w", "-o", `${tmp}/${name}`, pkg], {
+        cwd: bundle.moduleDir,
+        env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
+      });
     }
     await Deno.writeTextFile(`${tmp}/${STAMP}`, `${bundle.version}\n`);
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,0 +1,74 @@
+/**
+ * Names, labels and field managers that the controller and the agents agree on: the contract between the
+ * two programs beyond the resource itself.
+ *
+ * @module
+ */
+
+/** Default namespace of the operator (controller, agents, mirrored credentials); env `SWH_NAMESPACE`. */
+export const DEFAULT_OPERATOR_NAMESPACE = "swh-system";
+
+/** Field manager of the controller (Service, SWH status conditions and counts, mirrored Secrets). */
+export const CONTROLLER_FIELD_MANAGER = "swh-controller";
+
+/** Field manager of the agent on `node` (its EndpointSlices and its pods' `status.endpoints` entries). */
+export function agentFieldManager(node: string): string {
+  return `swh-agent-${node}`;
+}
+
+/** Label every EndpointSlice carries so kube-proxy ties it to the Service (Kubernetes' own key). */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+/** Kubernetes' label naming the controller that manages an EndpointSlice. */
+export const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by";
+/** Our value of {@link MANAGED_BY_LABEL}; the built-in controller ignores slices with another value. */
+export const MANAGED_BY_VALUE = "swh-agent.network.deckhouse.io";
+/** Label naming the node whose agent owns an EndpointSlice (clean-up of vanished nodes selects on it). */
+export const NODE_LABEL = "network.deckhouse.io/swh-node";
+
+/** Label on Secrets mirrored into the operator namespace; agents watch Secrets with this label only. */
+export const MIRRORED_SECRET_LABEL = "network.deckhouse.io/swh-credentials";
+/** Annotation on a mirrored Secret: `<namespace>/<name>` of the Secret it copies. */
+export const MIRRORED_SECRET_SOURCE_ANNOTATION = "network.deckhouse.io/source";
+
+/**
+ * Annotation on a ServiceWithHealthchecks: `"true"` lets the controller adopt a pre-existing Service of the
+ * same name that it does not own (migration), keeping its ClusterIP; without it such a Service is refused.
+ */
+export const ADOPT_SERVICE_ANNOTATION = "network.deckhouse.io/adopt-existing-service";
+
+/** FNV-1a 32-bit: short, stable, dependency-free; collisions only cost a rename, never data. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of new TextEncoder().encode(text)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Name of the operator-namespace copy of Secret `name` in `namespace`. Deterministic, so agents compute it
+ * without asking; a hash keeps it within DNS limits whatever the source names are.
+ */
+export function mirroredSecretName(namespace: string, name: string): string {
+  const readable = `${namespace}-${name}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40).replace(
+    /-+$/,
+    "",
+  );
+  return `swh-cred-${readable}-${fnv1a(`${namespace}/${name}`)}`;
+}
+
+/** Keys of a credentials Secret that probes use; everything else in the source Secret is not copied. */
+export const CREDENTIAL_KEYS = {
+  user: "user",
+  password: "password",
+  /** Optional: disable | require | verify-ca | verify-full (default disable). */
+  sslmode: "sslmode",
+  /** Optional PEM CA bundle for verify-ca / verify-full. */
+  caCert: "ca.crt",
+  /** Optional PEM client certificate and key. */
+  clientCert: "tls.crt",
+  clientKey: "tls.key",
+} as const;
+
+/** Stable hash helper exported for names that must be deterministic (EndpointSlice names). */
+export function shortHash(text: string): string {
+  return fnv1a(text);
+}

@@ -1,0 +1,47 @@
+/** The operational HTTP endpoints of both programs: `/healthz`, `/readyz` and Prometheus `/metrics` (hono). */
+import { Hono } from "hono";
+import type { Registry } from "./metrics.ts";
+
+/** A named readiness check; returns undefined when ready, or the reason it is not. */
+export type ReadinessCheck = () => string | undefined;
+
+/** What the endpoints report on. */
+export interface OpsOptions {
+  registry: Registry;
+  /** Liveness: false once the process is wedged (e.g. its main loop stopped); default always live. */
+  live?: () => boolean;
+  /** Readiness checks by name (e.g. `caches-synced`). */
+  readiness?: Record<string, ReadinessCheck>;
+}
+
+/** Builds the hono app; testable in-process with `app.request(...)`. */
+export function opsApp(options: OpsOptions): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => (options.live?.() ?? true) ? c.text("ok") : c.text("not live", 500));
+  app.get("/readyz", (c) => {
+    const failing = Object.entries(options.readiness ?? {})
+      .map(([name, check]) => [name, check()] as const)
+      .filter(([, reason]) => reason !== undefined);
+    if (failing.length === 0) return c.text("ok");
+    return c.text(failing.map(([name, reason]) => `${name}: ${reason}`).join("\n"), 503);
+  });
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(options.registry.expose(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+  return app;
+}
+
+/** Serves {@link opsApp} on `port` (0 picks a free one) until `signal` aborts; returns the bound port. */
+export function serveOps(
+  options: OpsOptions & { port: number; hostname?: string; signal?: AbortSignal },
+): number {
+  const server = Deno.serve({
+    port: options.port,
+    hostname: options.hostname ?? "0.0.0.0",
+    signal: options.signal,
+    onListen: () => {},
+  }, opsApp(options).fetch);
+  return server.addr.port;
+}
