@@ -8,6 +8,7 @@ import { createAddressInterface, deleteInterface, freePort } from "./network.ts"
 import { generatePki, type Pki } from "./pki.ts";
 import { isRunning, type ManagedProcess, startDetached, stopProcess, tailLog, waitUntil } from "./process.ts";
 import { cacheRoot } from "./versions.ts";
+import { LAB_GATEWAY, SERVICE_CIDR } from "../lab/addresses.ts";
 
 /** A process of the cluster together with how to start it again. */
 export interface Component extends ManagedProcess {
@@ -57,7 +58,6 @@ export function clusterDir(name = "default"): string {
   return `${cacheRoot()}/clusters/${name}`;
 }
 
-const SERVICE_CIDR = "10.96.0.0/16";
 const FIRST_SERVICE_IP = "10.96.0.1";
 
 /** Deterministic small hash of the instance name: interface name and advertise address per instance. */
@@ -211,7 +211,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     state.pki = await step("pki", () =>
       generatePki({
         dir: `${dir}/pki`,
-        ipSans: ["127.0.0.1", advertiseAddress, FIRST_SERVICE_IP],
+        ipSans: ["127.0.0.1", advertiseAddress, FIRST_SERVICE_IP, LAB_GATEWAY],
         dnsSans: [
           "localhost",
           "kubernetes",

@@ -10,14 +10,29 @@ export interface ManagedProcess {
   log: string;
 }
 
+/** Extra options of {@link startDetached}. */
+export interface StartOptions {
+  /** Command words put before the binary, e.g. `["ip", "netns", "exec", "swh-node-a"]`. */
+  prefix?: string[];
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts `binary args…` in its own session (so it outlives the CLI that started it and ignores the
- * terminal's Ctrl-C), with stdout and stderr appended to `log`.
+ * terminal's Ctrl-C), with stdout and stderr appended to `log`. `binary` must be an absolute path: it is
+ * how {@link isRunning} recognises the process later.
  */
-export function startDetached(name: string, binary: string, args: string[], log: string): ManagedProcess {
+export function startDetached(
+  name: string,
+  binary: string,
+  args: string[],
+  log: string,
+  options: StartOptions = {},
+): ManagedProcess {
   const child = new Deno.Command("sh", {
-    args: ["-c", 'exec "$@" >>"$SWH_LOG" 2>&1', "sh", binary, ...args],
-    env: { SWH_LOG: log },
+    args: ["-c", 'exec "$@" >>"$SWH_LOG" 2>&1', "sh", ...(options.prefix ?? []), binary, ...args],
+    env: { ...options.env, SWH_LOG: log },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -36,7 +51,7 @@ export function isRunning(proc: ManagedProcess): boolean {
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return false;
     const cmdline = Deno.readTextFileSync(`/proc/${proc.pid}/cmdline`);
-    // Right after spawn the PID may still be the `sh` wrapper that is about to exec the binary.
+    // Right after spawn the PID may still be the `sh` (or `ip netns exec`) wrapper about to exec the binary.
     return cmdline.split("\0").includes(proc.binary);
   } catch {
     return false;
