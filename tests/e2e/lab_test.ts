@@ -2,8 +2,9 @@
 import { deepStrictEqual } from "node:assert";
 import { withLab } from "../support/lab.ts";
 import { waitFor } from "../support/wait.ts";
+import { clientRequest } from "../../tools/lab/guide.ts";
 
-const BACKENDS = new URL("./backends/", import.meta.url).pathname;
+const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
 
 Deno.test("kube-proxy in a lab node routes a ClusterIP to pods in other namespaces", async () => {
   await withLab(async (lab) => {
@@ -53,14 +54,7 @@ Deno.test("kube-proxy in a lab node routes a ClusterIP to pods in other namespac
         .trim();
     const seen = new Set<string>();
     await waitFor(async () => {
-      const body = await lab.exec(node.netns, Deno.execPath(), [
-        "run",
-        "--allow-net",
-        `${BACKENDS}client.ts`,
-        "http",
-        `http://${clusterIP}/`,
-      ]);
-      seen.add(body.trim());
+      seen.add(await clientRequest(lab, node, ["http", `http://${clusterIP}/`]));
       return seen.size === 2;
     }, { what: `requests to ${clusterIP} to reach both pods`, timeoutMs: 60_000, intervalMs: 50 });
     deepStrictEqual([...seen].sort(), ["hello from web-0", "hello from web-1"]);

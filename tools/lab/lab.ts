@@ -222,16 +222,19 @@ export class Lab {
     ]);
   }
 
-  /** Starts `binary args…` inside `netns`, logging to the lab's log folder; stopped by {@link destroy}. */
+  /**
+   * Starts `binary args…` inside `netns` (or in the host namespace when `netns` is undefined: the "control
+   * plane"), logging to the lab's log folder; {@link destroy} stops it.
+   */
   spawn(
-    netns: string,
+    netns: string | undefined,
     name: string,
     binary: string,
     args: string[],
     env: Record<string, string> = {},
   ): ManagedProcess {
-    const proc = startDetached(name, binary, args, `${this.dir}/logs/${netns}-${name}.log`, {
-      prefix: ["ip", "netns", "exec", netns],
+    const proc = startDetached(name, binary, args, `${this.dir}/logs/${netns ?? "host"}-${name}.log`, {
+      prefix: netns ? ["ip", "netns", "exec", netns] : [],
       env,
     });
     this.#processes.push(proc);

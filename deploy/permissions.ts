@@ -1,0 +1,42 @@
+/**
+ * The Deno permissions of the two programs: one list each, used by the local backend (`deno run`) and
+ * mirrored in deploy/Dockerfile (`deno compile`); permissions_test.ts keeps the two identical.
+ *
+ * `--allow-net` cannot be narrowed to hosts: probes reach pod IPs that are not known in advance, and the
+ * apiserver address comes from the environment. Reads are limited to the service-account files; the local
+ * backend adds its kubeconfig file to `--allow-read` (a cluster needs no kubeconfig).
+ *
+ * @module
+ */
+
+/** Directory of the in-cluster service-account token, CA and namespace. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Environment both programs read (kube client configuration and logging). */
+const COMMON_ENV = [
+  "KUBECONFIG",
+  "KUBERNETES_SERVICE_HOST",
+  "KUBERNETES_SERVICE_PORT",
+  "SWH_NAMESPACE",
+  "SWH_OPS_PORT",
+  "SWH_LOG_LEVEL",
+];
+
+/** Permission flags of the controller (`controller/main.ts`). */
+export const CONTROLLER_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  `--allow-env=${[...COMMON_ENV, "POD_NAME"].join(",")}`,
+  `--allow-read=${SERVICE_ACCOUNT_DIR}`,
+];
+
+/** Permission flags of the agent (`agent/main.ts`). */
+export const AGENT_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  `--allow-env=${[...COMMON_ENV, "NODE_NAME"].join(",")}`,
+  `--allow-read=${SERVICE_ACCOUNT_DIR}`,
+];
+
+/** The same flags with extra readable paths (the local backend's kubeconfig file). */
+export function withReadablePaths(flags: readonly string[], paths: readonly string[]): string[] {
+  return flags.map((flag) => flag.startsWith("--allow-read=") ? [flag, ...paths].join(",") : flag);
+}
