@@ -1,0 +1,142 @@
+/** Dispatch tests of runProbe, and the scheduler on the real clock with real sockets. */
+import assert from "node:assert/strict";
+import { runProbe } from "./run.ts";
+import { createScheduler } from "./scheduler.ts";
+import type { HealthChange } from "./scheduler.ts";
+import { guardProcess, respond, startRawHttpServer, startSilentListener, waitFor } from "./testing.ts";
+import type { ProbeSpec } from "./types.ts";
+
+const common = { timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 };
+
+Deno.test("run: dispatches by mode and turns broken specs into failures", async () => {
+  using guard = guardProcess();
+  await using srv = await startRawHttpServer((_req, socket) => respond(socket, 204));
+  const target = { ip: "127.0.0.1", port: srv.port };
+  assert.equal((await runProbe(target, { mode: "TCP", ...common })).reason, "connected");
+  const http = await runProbe(target, {
+    mode: "HTTP",
+    ...common,
+    http: { path: "/", method: "GET", scheme: "HTTP" },
+  });
+  assert.equal(http.reason, "HTTP 204");
+  const broken = [
+    { mode: "HTTP", ...common },
+    { mode: "PostgreSQL", ...common },
+    { mode: "UDP", ...common },
+  ] as unknown as ProbeSpec[];
+  for (const spec of broken) {
+    const r = await runProbe(target, spec);
+    assert.equal(r.ok, false);
+    assert.match(r.reason, /^invalid probe: mode ".*" without its settings block$/);
+  }
+  guard.assertClean();
+});
+
+Deno.test("run: the real-clock scheduler reports a listener going away and coming back", async () => {
+  using guard = guardProcess();
+  const changes: HealthChange[] = [];
+  const scheduler = createScheduler({ runProbe, onChange: (c) => changes.push(c) });
+  let listener: Deno.Listener | undefined = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  try {
+    scheduler.set("pod", {
+      ip: "127.0.0.1",
+      probes: [{
+        name: "tcp",
+        port,
+        spec: { mode: "TCP", ...common },
+        periodSeconds: 0.05,
+        initialDelaySeconds: 0,
+      }],
+    });
+    await waitFor("endpoint healthy", () => scheduler.health("pod")?.healthy === true, 3000);
+    listener.close();
+    listener = undefined;
+    await waitFor("endpoint unhealthy", () => scheduler.health("pod")?.healthy === false, 3000);
+    listener = Deno.listen({ hostname: "127.0.0.1", port });
+    await waitFor("endpoint healthy again", () => scheduler.health("pod")?.healthy === true, 3000);
+    assert.deepEqual(changes.map((c) => c.endpointHealthy), [true, false, true]);
+  } finally {
+    listener?.close();
+    await scheduler.close();
+  }
+  guard.assertClean();
+});
+
+Deno.test("run: closing the scheduler aborts probes stuck on a silent server", async () => {
+  await using silent = await startSilentListener();
+  const scheduler = createScheduler({ runProbe, onChange: () => {} });
+  const spec: ProbeSpec = {
+    mode: "HTTP",
+    ...common,
+    timeoutSeconds: 30,
+    http: { path: "/", method: "GET", scheme: "HTTP" },
+  };
+  scheduler.set("pod", {
+    ip: "127.0.0.1",
+    probes: [{ name: "http", port: silent.port, spec, periodSeconds: 1, initialDelaySeconds: 0 }],
+  });
+  await waitFor(
+    "probe in flight",
+    () => scheduler.stats().inFlight === 1 && silent.accepted.count === 1,
+    3000,
+  );
+  const t0 = performance.now();
+  await scheduler.close();
+  assert.ok(performance.now() - t0 < 200, "close waited for the 30 s timeout");
+});
+
+Deno.test("run: malformed specs of every mode resolve to failures, never crash", async () => {
+  using guard = guardProcess();
+  await using srv = await startSilentListener((s) => s.destroy());
+  const target = { ip: "127.0.0.1", port: srv.port };
+  const malformed = [
+    { mode: "HTTP", ...common, http: { path: undefined, method: "get", scheme: "HTTP", httpHeaders: 5 } },
+    { mode: "HTTP", ...common, http: { path: "/", method: "GET", scheme: "HTTPS", caCert: 42, host: "" } },
+    { mode: "HTTP", ...common, http: { path: "/", method: "GET", scheme: "HTTPS", caCert: "x" } },
+    { mode: "PostgreSQL", ...common, postgreSQL: {} },
+    {
+      mode: "PostgreSQL",
+      ...common,
+      postgreSQL: { dbName: "x", query: 7, credentials: { user: "u", password: "p" } },
+    },
+    {
+      mode: "PostgreSQL",
+      ...common,
+      postgreSQL: {
+        dbName: "x",
+        query: "SELECT 1",
+        credentials: { user: "u", password: "p", tls: { mode: "bogus" } },
+      },
+    },
+    {
+      mode: "PostgreSQL",
+      ...common,
+      postgreSQL: {
+        dbName: "x",
+        query: "SELECT 1",
+        credentials: {
+          user: "u",
+          password: "p",
+          tls: { mode: "verify-full", serverName: "::1", clientCert: "a", clientKey: "b" },
+        },
+      },
+    },
+  ] as unknown as ProbeSpec[];
+  for (const spec of malformed) {
+    const r = await runProbe(target, spec);
+    assert.equal(r.ok, false, JSON.stringify(spec));
+    assert.equal(typeof r.reason, "string");
+  }
+  // Nonsense timeouts fall back to 1 s instead of never timing out (admission should reject them anyway).
+  for (const timeoutSeconds of [-1, Number.NaN, 0]) {
+    const r = await runProbe(target, {
+      mode: "TCP",
+      timeoutSeconds,
+      successThreshold: 1,
+      failureThreshold: 1,
+    });
+    assert.equal(r.ok, true, r.reason);
+  }
+  guard.assertClean();
+});
