@@ -2,7 +2,8 @@
  * Test harness for real PostgreSQL 15 servers: primaries, streaming replicas, promotion, TLS-only instances.
  *
  * Servers run as the `postgres` OS user (PostgreSQL refuses root) from temporary directories, listening on
- * 127.0.0.1 only, on free ports. Every instance is a disposable (`await using`), so it is stopped and its
+ * 127.0.0.1 on free ports — or, with a {@link PgPlacement}, inside a network namespace on a given address (the
+ * e2e lab's pods). Every instance is a disposable (`await using`), so it is stopped and its
  * directory removed even when the test fails; `stopAllPostgres()` is a last-resort sweep for runners.
  *
  * @module
@@ -25,8 +26,24 @@ export interface PgTlsFiles {
   readonly certUsers?: readonly string[];
 }
 
+/** Where an instance runs when not on loopback: inside a network namespace, on that namespace's address. */
+export interface PgPlacement {
+  /** Network namespace the server (and the tools acting on it) run in. */
+  readonly netns: string;
+  /** Address to listen on and to advertise to replicas. */
+  readonly host: string;
+  /** Port (default a free one). */
+  readonly port?: number;
+  /** Client network allowed by pg_hba (password auth), e.g. the lab's CIDR. */
+  readonly clientCidr: string;
+}
+
 /** Options of {@link startPostgres}. */
 export interface PgOptions {
+  /** Run in a network namespace on its address instead of 127.0.0.1. */
+  readonly placement?: PgPlacement;
+  /** Password of the `postgres` superuser (default {@link SUPERUSER_PASSWORD}). */
+  readonly password?: string;
   /** TLS-only instance: plain connections are rejected by pg_hba. */
   readonly tls?: PgTlsFiles;
   /** max_connections (default 50). */
@@ -37,7 +54,7 @@ export interface PgOptions {
 
 /** A running PostgreSQL instance owned by the test. */
 export interface PgInstance extends AsyncDisposable {
-  /** Always 127.0.0.1. */
+  /** Listen address: 127.0.0.1, or the placement's address. */
   readonly host: string;
   /** TCP port. */
   readonly port: number;
@@ -45,8 +62,8 @@ export interface PgInstance extends AsyncDisposable {
   readonly dataDir: string;
   /** Runs SQL as the superuser over the Unix socket via psql; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): Promise<string>;
-  /** Creates a streaming replica of this instance (pg_basebackup -R). */
-  startReplica(): Promise<PgInstance>;
+  /** Creates a streaming replica of this instance (pg_basebackup -R), optionally placed elsewhere. */
+  startReplica(placement?: PgPlacement): Promise<PgInstance>;
   /** Promotes a replica to primary and waits until it leaves recovery. */
   promote(): Promise<void>;
   /** Stops the server (immediate mode) and removes its directory; idempotent. */
@@ -86,12 +103,16 @@ export function freePort(): number {
 async function run(
   cmd: string,
   args: string[],
-  opts: { uid?: number; gid?: number; env?: Record<string, string>; cwd?: string },
+  opts: { uid?: number; gid?: number; env?: Record<string, string>; cwd?: string; netns?: string },
 ): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    uid: opts.uid,
-    gid: opts.gid,
+  // `ip netns exec` needs root, so inside a namespace the switch to the postgres user happens after it.
+  const inNamespace = opts.netns !== undefined && opts.uid !== undefined;
+  const out = await new Deno.Command(inNamespace ? "ip" : cmd, {
+    args: inNamespace
+      ? ["netns", "exec", opts.netns!, "runuser", "-u", "postgres", "--", cmd, ...args]
+      : args,
+    uid: inNamespace ? undefined : opts.uid,
+    gid: inNamespace ? undefined : opts.gid,
     env: opts.env,
     cwd: opts.cwd ?? "/tmp",
     stdin: "null",
@@ -118,11 +139,15 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
 export async function startPostgres(options: PgOptions = {}): Promise<PgInstance> {
   const owner = await requirePostgres();
   const root = await Deno.makeTempDir({ prefix: "swh-pg-" });
+  const placement = options.placement;
+  const host = placement?.host ?? "127.0.0.1";
+  const clientCidr = placement?.clientCidr ?? "127.0.0.1/32";
+  const password = options.password ?? SUPERUSER_PASSWORD;
   try {
     await Deno.chmod(root, 0o755);
     await Deno.chown(root, owner.uid, owner.gid);
     const dataDir = `${root}/data`;
-    await Deno.writeTextFile(`${root}/pw`, `${SUPERUSER_PASSWORD}\n`);
+    await Deno.writeTextFile(`${root}/pw`, `${password}\n`);
     await Deno.chown(`${root}/pw`, owner.uid, owner.gid);
     await run(`${PG_BIN}/initdb`, [
       "-D",
@@ -138,9 +163,9 @@ export async function startPostgres(options: PgOptions = {}): Promise<PgInstance
       "UTF8",
       "--locale=C",
     ], { ...owner, cwd: root });
-    const port = freePort();
+    const port = placement?.port ?? freePort();
     const conf = [
-      "listen_addresses = '127.0.0.1'",
+      `listen_addresses = '${host}'`,
       `port = ${port}`,
       `unix_socket_directories = '${root}'`,
       `max_connections = ${options.maxConnections ?? 50}`,
@@ -163,10 +188,13 @@ export async function startPostgres(options: PgOptions = {}): Promise<PgInstance
         await writeOwned(`${dataDir}/client-ca.crt`, options.tls.clientCa, owner, 0o644);
         conf.push("ssl_ca_file = 'client-ca.crt'");
       }
-      for (const user of options.tls.certUsers ?? []) hba.push(`hostssl all ${user} 127.0.0.1/32 cert`);
-      hba.push("hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 0.0.0.0/0 reject");
+      for (const user of options.tls.certUsers ?? []) hba.push(`hostssl all ${user} ${clientCidr} cert`);
+      hba.push(`hostssl all all ${clientCidr} scram-sha-256`, "hostnossl all all 0.0.0.0/0 reject");
     } else {
-      hba.push("host all all 127.0.0.1/32 scram-sha-256", "host replication all 127.0.0.1/32 scram-sha-256");
+      hba.push(
+        `host all all ${clientCidr} scram-sha-256`,
+        `host replication all ${clientCidr} scram-sha-256`,
+      );
     }
     await Deno.writeTextFile(
       `${dataDir}/postgresql.conf`,
@@ -176,7 +204,7 @@ export async function startPostgres(options: PgOptions = {}): Promise<PgInstance
       },
     );
     await Deno.writeTextFile(`${dataDir}/pg_hba.conf`, hba.join("\n") + "\n");
-    return await launch(root, dataDir, port, owner);
+    return await launch({ root, dataDir, port, owner, host, password, placement });
   } catch (error) {
     await Deno.remove(root, { recursive: true }).catch(() => {});
     throw error;
@@ -189,17 +217,25 @@ async function writeOwned(path: string, text: string, owner: { uid: number; gid:
   await Deno.chown(path, owner.uid, owner.gid);
 }
 
-async function launch(
-  root: string,
-  dataDir: string,
-  port: number,
-  owner: { uid: number; gid: number },
-): Promise<PgInstance> {
+/** Where and as whom one instance runs. */
+interface Launch {
+  root: string;
+  dataDir: string;
+  port: number;
+  owner: { uid: number; gid: number };
+  host: string;
+  password: string;
+  placement?: PgPlacement;
+}
+
+async function launch(where: Launch): Promise<PgInstance> {
+  const { root, dataDir, port, owner, host, password, placement } = where;
+  const netns = placement?.netns;
   const pgctl = (args: string[]) =>
-    run(`${PG_BIN}/pg_ctl`, ["-D", dataDir, ...args], { ...owner, cwd: root });
+    run(`${PG_BIN}/pg_ctl`, ["-D", dataDir, ...args], { ...owner, cwd: root, netns });
   let stopped = false;
   const instance: PgInstance = {
-    host: "127.0.0.1",
+    host,
     port,
     dataDir,
     psql: (sql, database = "postgres") =>
@@ -220,8 +256,9 @@ async function launch(
       ], {
         ...owner,
         cwd: root,
+        netns,
       }),
-    async startReplica() {
+    async startReplica(replicaPlacement?: PgPlacement) {
       const replicaRoot = await Deno.makeTempDir({ prefix: "swh-pg-replica-" });
       try {
         await Deno.chmod(replicaRoot, 0o755);
@@ -229,7 +266,7 @@ async function launch(
         const replicaData = `${replicaRoot}/data`;
         await run(`${PG_BIN}/pg_basebackup`, [
           "-h",
-          "127.0.0.1",
+          host,
           "-p",
           String(port),
           "-U",
@@ -244,25 +281,35 @@ async function launch(
         ], {
           ...owner,
           cwd: replicaRoot,
-          env: { PGPASSWORD: SUPERUSER_PASSWORD },
+          env: { PGPASSWORD: password },
+          netns: replicaPlacement?.netns,
         });
-        const replicaPort = freePort();
+        const replicaPort = replicaPlacement?.port ?? freePort();
+        const replicaHost = replicaPlacement?.host ?? "127.0.0.1";
         // Later lines win in postgresql.conf: move the copy to its own port and socket directory.
         await Deno.writeTextFile(
           `${replicaData}/postgresql.conf`,
-          `port = ${replicaPort}\nunix_socket_directories = '${replicaRoot}'\n`,
+          `port = ${replicaPort}\nunix_socket_directories = '${replicaRoot}'\nlisten_addresses = '${replicaHost}'\n`,
           {
             append: true,
           },
         );
         // postgresql.auto.conf (where -R wrote its conninfo) is read last: pin the password there explicitly.
-        const conninfo = `host=127.0.0.1 port=${port} user=postgres password=${SUPERUSER_PASSWORD}`;
+        const conninfo = `host=${host} port=${port} user=postgres password=${password}`;
         await Deno.writeTextFile(
           `${replicaData}/postgresql.auto.conf`,
           `primary_conninfo = '${conninfo}'\n`,
           { append: true },
         );
-        return await launch(replicaRoot, replicaData, replicaPort, owner);
+        return await launch({
+          root: replicaRoot,
+          dataDir: replicaData,
+          port: replicaPort,
+          owner,
+          host: replicaHost,
+          password,
+          placement: replicaPlacement,
+        });
       } catch (error) {
         await Deno.remove(replicaRoot, { recursive: true }).catch(() => {});
         throw error;

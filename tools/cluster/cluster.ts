@@ -182,8 +182,26 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
     log(`[cluster] ${name}: found a stale instance, removing it first`);
     await down({ dir, log });
   }
-
   const binaries = await step("binaries", () => ensureBinaries(log), log);
+  // Ports are picked free and then handed to the components, so another process can take one in
+  // between (several instances starting at once). That failure is retried with fresh ports.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start(name, dir, binaries, log);
+    } catch (error) {
+      const portClash = error instanceof ClusterStepError && /address already in use/.test(error.message);
+      if (!portClash || attempt === 3) throw error;
+      log(`[cluster] ${name}: a port was taken while starting, retrying with new ports`);
+    }
+  }
+}
+
+async function start(
+  name: string,
+  dir: string,
+  binaries: Binaries,
+  log: (line: string) => void,
+): Promise<ClusterState> {
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   const advertiseAddress = advertiseAddressFor(name);
   const interfaceName = `swh${instanceHash(name).toString(16).padStart(8, "0")}`;
