@@ -1,0 +1,354 @@
+/** Wires the controller: informers → work queue → reconcilers, leader election, ops server, shutdown. */
+import type { IService } from "kubernetes-models/v1/Service";
+import type { ISecret } from "kubernetes-models/v1/Secret";
+import type { INode } from "kubernetes-models/v1/Node";
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
+import type { KubeTransport } from "../kube/mod.ts";
+import { Api, connect, EndpointSlices, Informer, Leases, Nodes, Secrets, Services } from "../kube/mod.ts";
+import { instrumentedTransport } from "../kube/instrumented.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { LeaderElector } from "../kube/leader.ts";
+import { createLogger } from "../ops/log.ts";
+import type { Logger } from "../ops/log.ts";
+import { serveOps } from "../ops/server.ts";
+import type { Registry } from "../ops/metrics.ts";
+import { SWH_PLURAL } from "../crds/schema.ts";
+import {
+  CONTROLLER_FIELD_MANAGER,
+  DEFAULT_OPERATOR_NAMESPACE,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  SERVICE_NAME_LABEL,
+} from "../crds/conventions.ts";
+import { WorkQueue } from "../kube/workqueue.ts";
+import type { Action } from "../kube/workqueue.ts";
+import {
+  CREDENTIALS_KEY,
+  isMirroredSecret,
+  parseSwhKey,
+  reconcileCredentials,
+  reconcileSwh,
+  swhKey,
+} from "./reconcile.ts";
+import type { ReconcileContext } from "./reconcile.ts";
+import { credentialRefs } from "./credentials.ts";
+import { controllerMetrics } from "./metrics.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+
+import { SwhResource } from "../crds/resource.ts";
+export { SwhResource };
+
+/** Leader-election settings (see {@link LeaderElector}). */
+export interface LeaderElectionConfig {
+  /** Lease name in the operator namespace (default `swh-controller`). */
+  leaseName?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+/** Options of {@link startController}. */
+export interface ControllerOptions {
+  /** API access; default: {@link connect} (KUBECONFIG, else in-cluster). Not closed by `stop()` when given. */
+  transport?: KubeTransport;
+  /** Kubeconfig files to connect with when no transport is given. */
+  kubeconfig?: string[];
+  /** Operator namespace: mirrored Secrets and the Lease live here (default `swh-system`). */
+  operatorNamespace?: string;
+  /** Identity in the Lease and in Events (default: a random one). */
+  identity?: string;
+  /** Reconciles at once (default 8). */
+  concurrency?: number;
+  /** Ops server port (0 = any free port); undefined = no ops server. */
+  opsPort?: number;
+  /** Ops server address (default 0.0.0.0). */
+  opsHostname?: string;
+  /** Leader election; false = always reconcile (single replica, tests). Default on. */
+  leaderElection?: LeaderElectionConfig | false;
+  /** Every SWH is reconciled again this often even without events (default 10 min; 0 = never). */
+  resyncMs?: number;
+  /** Retry delay after the apiserver rejected a Service (default 5 min). */
+  rejectedRetryMs?: number;
+  /** First retry delay of a failing reconcile (default 500 ms; doubles up to 60 s). */
+  backoffInitialMs?: number;
+  /** Logger (default JSON lines on stderr, component `controller`). */
+  logger?: Logger;
+}
+
+/** A running controller. */
+export interface ControllerHandle {
+  /** Resolves when every cache has its initial list. */
+  readonly synced: Promise<void>;
+  /** Whether this replica currently reconciles. */
+  readonly isLeader: boolean;
+  /** Metrics (also served on /metrics). */
+  readonly metrics: ControllerMetrics;
+  /** The ops server's port, when one was started. */
+  readonly opsPort: number | undefined;
+  /** Successful API writes made so far, in total. */
+  writes(): number;
+  /** Enqueues every SWH and the credentials (what a periodic resync does). */
+  resync(): void;
+  /** Resolves when the queue has nothing due and nothing running. */
+  idle(): Promise<void>;
+  /** Stops reconciling, releases the lease, stops the watches and the ops server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the controller in this process. Informers (SWHs, Services, Secrets, the agents' EndpointSlices,
+ * Nodes; all cluster-wide) start at once so a standby replica is warm; reconciles run only while this
+ * replica leads (or always without leader election), after the caches synced.
+ *
+ * RBAC: SWHs get/list/watch + status patch; Services get/list/watch/create/patch; Secrets list/watch
+ * cluster-wide + create/patch/delete in the operator namespace; EndpointSlices list/watch/delete;
+ * Nodes list/watch; Events create; Leases get/create/update in the operator namespace.
+ */
+export async function startController(options: ControllerOptions = {}): Promise<ControllerHandle> {
+  const log = options.logger ?? createLogger("controller");
+  const metrics = controllerMetrics();
+  const ownTransport = options.transport ? undefined : await connect({ paths: options.kubeconfig });
+  const base = options.transport ?? ownTransport!;
+  let writes = 0;
+  const transport = instrumentedTransport(base, (info) => {
+    if (!info.write) return;
+    const labels = { resource: info.resource, verb: info.verb };
+    if (info.failed) metrics.apiWriteFailures.inc(labels);
+    else {
+      writes++;
+      metrics.apiWrites.inc(labels);
+    }
+  });
+  const operatorNamespace = options.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE;
+  const identity = options.identity ?? `swh-controller-${crypto.randomUUID().slice(0, 8)}`;
+  const stopAll = new AbortController();
+
+  const onWatchError = (resource: string) => (info: { error: unknown }) => {
+    metrics.watchErrors.inc({ resource });
+    log.warn("watch error (recovering)", { resource, error: info.error });
+  };
+  const swhs = new Informer(Api.all(transport, SwhResource), { onError: onWatchError(SWH_PLURAL) });
+  const services = new Informer<IService>(Api.all(transport, Services), {
+    onError: onWatchError("services"),
+  });
+  const secrets = new Informer<ISecret>(Api.all(transport, Secrets), { onError: onWatchError("secrets") });
+  const slices = new Informer<IEndpointSlice>(Api.all(transport, EndpointSlices), {
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    onError: onWatchError("endpointslices"),
+  });
+  const nodes = new Informer<INode>(Api.cluster(transport, Nodes), { onError: onWatchError("nodes") });
+  const informers = [swhs, services, secrets, slices, nodes] as const;
+
+  const events = new EventRecorder(transport, {
+    component: CONTROLLER_FIELD_MANAGER,
+    instance: identity,
+    onError: (error) => log.warn("could not record an Event", { error }),
+  });
+  const ctx: ReconcileContext = {
+    swhs,
+    services,
+    secrets,
+    slices,
+    nodes,
+    transport,
+    swhApi: Api.all(transport, SwhResource),
+    events,
+    operatorNamespace,
+    log,
+    now: () => new Date(),
+    rejectedRetryMs: options.rejectedRetryMs,
+    rejected: new Map(),
+  };
+
+  const queue = new WorkQueue({
+    concurrency: options.concurrency ?? 8,
+    backoffInitialMs: options.backoffInitialMs,
+    onError: (key, error, retryInMs) => {
+      metrics.errors.inc({ kind: key === CREDENTIALS_KEY ? "credentials" : "swh" });
+      log.warn("reconcile failed; retrying with backoff", { key, error, retryInMs });
+    },
+  });
+
+  // Event routing: every change maps to the keys whose result it can affect.
+  const enqueueSwhsUsingSecret = (namespace: string, secretName: string): boolean => {
+    let any = false;
+    for (const swh of swhs.list()) {
+      if (swh.metadata.namespace === namespace && credentialRefs(swh).includes(secretName)) {
+        queue.add(swhKey(namespace, swh.metadata.name ?? ""));
+        any = true;
+      }
+    }
+    return any;
+  };
+  swhs.subscribe((e) => {
+    queue.add(swhKey(e.object.metadata.namespace ?? "", e.object.metadata.name ?? ""));
+    queue.add(CREDENTIALS_KEY);
+  });
+  services.subscribe((e) => {
+    const { namespace = "", name = "" } = e.object.metadata ?? {};
+    if (swhs.get(namespace, name)) queue.add(swhKey(namespace, name));
+  });
+  secrets.subscribe((e) => {
+    const { namespace = "", name = "" } = e.object.metadata ?? {};
+    if (isMirroredSecret(e.object, operatorNamespace)) {
+      queue.add(CREDENTIALS_KEY);
+      return;
+    }
+    if (enqueueSwhsUsingSecret(namespace, name)) queue.add(CREDENTIALS_KEY);
+  });
+  slices.subscribe((e) => {
+    const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (name) queue.add(swhKey(e.object.metadata?.namespace ?? "", name));
+  });
+  nodes.subscribe((e) => {
+    if (e.type !== "delete") return;
+    for (const swh of swhs.list()) queue.add(swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? ""));
+  });
+
+  const runs = informers.map((i) => i.start(stopAll.signal));
+  const synced = Promise.all(informers.map((i) => i.synced)).then(() => {
+    log.info("caches synced", { swhs: swhs.size, services: services.size, nodes: nodes.size });
+  });
+  synced.catch(() => {});
+
+  const handler = async (key: string, signal: AbortSignal): Promise<Action> => {
+    const started = performance.now();
+    const kind = key === CREDENTIALS_KEY ? "credentials" : "swh";
+    try {
+      let action: Action;
+      if (key === CREDENTIALS_KEY) action = await reconcileCredentials(ctx, signal);
+      else {
+        const ref = parseSwhKey(key);
+        if (!ref) return {};
+        action = await reconcileSwh(ctx, ref.namespace, ref.name, signal);
+      }
+      metrics.reconciles.inc({ kind, result: action.requeueAfterMs !== undefined ? "rejected" : "ok" });
+      return action;
+    } catch (err) {
+      metrics.reconciles.inc({ kind, result: "error" });
+      throw err;
+    } finally {
+      metrics.duration.observe({ kind }, (performance.now() - started) / 1000);
+    }
+  };
+
+  const enqueueAll = () => {
+    for (const swh of swhs.list()) queue.add(swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? ""));
+    // Keys of SWHs that vanished while nobody reconciled: their orphaned slices.
+    for (const slice of slices.list()) {
+      const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+      if (name) queue.add(swhKey(slice.metadata?.namespace ?? "", name));
+    }
+    queue.add(CREDENTIALS_KEY);
+  };
+
+  // Leading: run the queue while we lead; stop it when leadership ends.
+  let leading: { stop: AbortController; done: Promise<void> } | undefined;
+  let lastDone: Promise<void> = Promise.resolve();
+  let isLeader = false;
+  const startLeading = () => {
+    isLeader = true;
+    metrics.leader.set({}, 1);
+    log.info("started leading", { identity });
+    const stop = new AbortController();
+    const previous = lastDone;
+    const done = (async () => {
+      await previous; // one queue runner at a time, even after a quick lose-and-regain
+      try {
+        await synced;
+      } catch {
+        return;
+      }
+      if (stop.signal.aborted) return;
+      enqueueAll();
+      await queue.run(handler, AbortSignal.any([stop.signal, stopAll.signal]));
+    })();
+    leading = { stop, done };
+    lastDone = done;
+  };
+  const stopLeading = async () => {
+    isLeader = false;
+    metrics.leader.set({}, 0);
+    const current = leading;
+    leading = undefined;
+    if (current) {
+      current.stop.abort();
+      await current.done;
+      log.info("stopped leading", { identity });
+    }
+  };
+
+  let elector: LeaderElector | undefined;
+  let electorRun: Promise<void> | undefined;
+  const electorStop = new AbortController();
+  metrics.leader.set({}, 0);
+  if (options.leaderElection === false) {
+    startLeading();
+  } else {
+    const le = options.leaderElection ?? {};
+    elector = new LeaderElector(Api.namespaced(transport, Leases, operatorNamespace), {
+      name: le.leaseName ?? "swh-controller",
+      identity,
+      leaseDurationMs: le.leaseDurationMs,
+      renewDeadlineMs: le.renewDeadlineMs,
+      retryPeriodMs: le.retryPeriodMs,
+      onStartedLeading: startLeading,
+      onStoppedLeading: () => void stopLeading(),
+      onError: (error) => log.warn("leader election request failed", { error }),
+    });
+    electorRun = elector.run(electorStop.signal);
+  }
+
+  const depthTimer = setInterval(() => metrics.queueDepth.set({}, queue.depth), 1000);
+  const resyncMs = options.resyncMs ?? 600_000;
+  const resyncTimer = resyncMs > 0 ? setInterval(() => isLeader && enqueueAll(), resyncMs) : undefined;
+
+  const opsStop = new AbortController();
+  let opsPort: number | undefined;
+  if (options.opsPort !== undefined) {
+    opsPort = serveOps({
+      registry: metrics.registry as Registry,
+      port: options.opsPort,
+      hostname: options.opsHostname,
+      signal: opsStop.signal,
+      readiness: {
+        "caches-synced": () =>
+          informers.every((i) => i.hasSynced) ? undefined : "informers have not listed yet",
+      },
+    });
+    log.info("ops server listening", { port: opsPort });
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    synced,
+    get isLeader() {
+      return isLeader;
+    },
+    metrics,
+    opsPort,
+    writes: () => writes,
+    resync: enqueueAll,
+    idle: () => queue.idle(),
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        clearInterval(depthTimer);
+        if (resyncTimer !== undefined) clearInterval(resyncTimer);
+        // Stop reconciling first, then give the lease back, so the successor never overlaps with us.
+        await stopLeading();
+        log.debug("stop: reconciling stopped");
+        electorStop.abort();
+        await electorRun;
+        log.debug("stop: lease released");
+        stopAll.abort();
+        await Promise.all(runs);
+        log.debug("stop: watches stopped");
+        await events.flush();
+        opsStop.abort();
+        ownTransport?.close();
+        log.info("controller stopped", { identity });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/** Services the controller must not simply take: foreign ones (refused, or adopted on request) and rejected ones. */
+import { deepStrictEqual, ok } from "node:assert";
+import { waitFor } from "../support/wait.ts";
+import { kubectlOk } from "../support/kubectl.ts";
+import { Api, Endpoints, EndpointSlices, Services } from "../../kube/mod.ts";
+import { ADOPT_SERVICE_ANNOTATION, agentFieldManager, SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
+import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
+import { applySwh, eventsAbout, swhBody, waitForCondition, withController } from "./helpers.ts";
+
+Deno.test("a foreign Service is refused (condition, Event, untouched) and adopted on request keeping its ClusterIP", async () => {
+  await withController("foreign", async ({ transport, ns, swhs, controller }) => {
+    const services = Api.namespaced(transport, Services, ns);
+    // A plain Service as kubectl creates it during a migration.
+    await kubectlOk(
+      ["-n", ns, "create", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "legacy", labels: { owner: "ops" } },
+        spec: { selector: { app: "legacy" }, ports: [{ port: 5432, targetPort: 5432 }] },
+      }),
+    );
+    const original = await services.get("legacy");
+
+    await applySwh(
+      swhs,
+      swhBody("legacy", { ports: [{ name: "pg", port: 5432, targetPort: 5432, protocol: "TCP" }] }),
+    );
+    const refused = await waitForCondition(
+      swhs,
+      "legacy",
+      "ServiceReady",
+      (c) => c.reason === "ServiceConflict",
+    );
+    deepStrictEqual(refused.status?.conditions?.find((c) => c.type === "Ready")?.status, "False");
+    deepStrictEqual(refused.status?.clusterIP, undefined, "a foreign Service's address is not reported");
+    await waitFor(
+      async () => (await eventsAbout(ns, "legacy")).some((l) => l.startsWith("ServiceConflict:")),
+      {
+        what: "ServiceConflict event",
+      },
+    );
+    await controller.idle();
+    const untouched = await services.get("legacy");
+    deepStrictEqual(
+      untouched.metadata?.resourceVersion,
+      original.metadata?.resourceVersion,
+      "foreign Service untouched",
+    );
+
+    // Opt in: the Service is adopted at once, but keeps its selector (and the built-in endpoints) until the
+    // agents report a verified endpoint — a migration never leaves the ClusterIP without endpoints.
+    await applySwh(
+      swhs,
+      swhBody("legacy", { ports: [{ name: "pg", port: 5432, targetPort: 5432, protocol: "TCP" }] }, {
+        annotations: { [ADOPT_SERVICE_ANNOTATION]: "true" },
+      }),
+    );
+    await waitForCondition(swhs, "legacy", "ServiceReady", (c) => c.reason === "ServiceHandOver");
+    const handingOver = await services.get("legacy");
+    ok(handingOver.metadata?.ownerReferences?.some((r) => r.kind === "ServiceWithHealthchecks"));
+    deepStrictEqual(handingOver.spec?.selector, { app: "legacy" });
+    const slices = Api.namespaced(transport, EndpointSlices, ns);
+    const builtIn =
+      `${SERVICE_NAME_LABEL}=legacy,endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io`;
+    await waitFor(async () => (await slices.list({ labelSelector: builtIn })).items.length > 0, {
+      what: "the built-in EndpointSlice of the selector",
+    });
+    await waitFor(() => Api.namespaced(transport, Endpoints, ns).getOpt("legacy"), {
+      what: "the built-in Endpoints",
+    });
+
+    // An agent reports a ready endpoint: the selector goes, and so do the built-in leftovers.
+    await swhs.applyStatus({
+      apiVersion: "network.deckhouse.io/v1alpha1",
+      kind: "ServiceWithHealthchecks",
+      metadata: { name: "legacy", namespace: ns },
+      status: { endpoints: [{ pod: "legacy-0", node: "node-a", ready: true }] },
+    } as unknown as ServiceWithHealthchecks, { fieldManager: agentFieldManager("node-a") });
+    const adopted = await waitFor(async () => {
+      const s = await services.get("legacy");
+      return s.metadata?.ownerReferences?.some((r) => r.kind === "ServiceWithHealthchecks") &&
+          !s.spec?.selector
+        ? s
+        : undefined;
+    }, { what: "Service adopted without selector" });
+    await waitFor(async () => (await slices.list({ labelSelector: builtIn })).items.length === 0, {
+      what: "the built-in EndpointSlice to be deleted",
+    });
+    await waitFor(
+      async () => (await Api.namespaced(transport, Endpoints, ns).getOpt("legacy")) === undefined,
+      {
+        what: "the built-in Endpoints to be deleted",
+      },
+    );
+    deepStrictEqual(adopted.spec?.clusterIP, original.spec?.clusterIP);
+    deepStrictEqual(adopted.spec?.ports?.[0].name, "pg");
+    deepStrictEqual(adopted.metadata?.annotations?.[ADOPT_SERVICE_ANNOTATION], undefined);
+    const swh = await waitForCondition(swhs, "legacy", "ServiceReady", (c) => c.status === "True");
+    deepStrictEqual(swh.status?.clusterIP, original.spec?.clusterIP);
+    ok((await eventsAbout(ns, "legacy")).some((l) => l.startsWith("ServiceAdopted:")));
+    // Adopted, it is ours: steady state again.
+    await controller.idle();
+    const before = controller.writes();
+    controller.resync();
+    await controller.idle();
+    deepStrictEqual(controller.writes() - before, 0);
+  });
+});
+
+Deno.test("a Service the apiserver rejects becomes a condition with its message; no hot loop; others unaffected", async () => {
+  await withController("reject", async ({ transport, ns, swhs, controller }) => {
+    const services = Api.namespaced(transport, Services, ns);
+    await applySwh(swhs, swhBody("bad", { clusterIP: "10.200.0.5" }));
+    await applySwh(swhs, swhBody("good"));
+    const bad = await waitForCondition(swhs, "bad", "ServiceReady", (c) => c.reason === "ServiceRejected");
+    const message = bad.status?.conditions?.find((c) => c.type === "ServiceReady")?.message ?? "";
+    ok(message.includes("10.200.0.5"), message);
+    await waitFor(() => services.getOpt("good"), { what: "the other SWH's Service" });
+    await waitForCondition(swhs, "good", "ServiceReady", (c) => c.status === "True");
+    await waitFor(async () => (await eventsAbout(ns, "bad")).some((l) => l.startsWith("ServiceRejected:")), {
+      what: "ServiceRejected event",
+    });
+    // No hot loop: the rejection is not retried while nothing changes.
+    await controller.idle();
+    const failures = () => controller.metrics.apiWriteFailures.get({ resource: "services", verb: "apply" });
+    const failuresBefore = failures();
+    await new Promise((r) => setTimeout(r, 1500)); // observing that nothing happens needs a period of time
+    deepStrictEqual(failures() - failuresBefore, 0, "rejected apply retried in a loop");
+    ok(failuresBefore <= 3, `rejected applies: ${failuresBefore}`);
+
+    // An immutable field change (clusterIP of an existing Service) is reported, the Service kept.
+    await applySwh(swhs, swhBody("pinned", { clusterIP: "10.96.200.10" }));
+    await waitForCondition(swhs, "pinned", "ServiceReady", (c) => c.status === "True");
+    await applySwh(swhs, swhBody("pinned", { clusterIP: "10.96.200.11" }));
+    const pinned = await waitForCondition(
+      swhs,
+      "pinned",
+      "ServiceReady",
+      (c) => c.reason === "ServiceRejected",
+    );
+    const why = pinned.status?.conditions?.find((c) => c.type === "ServiceReady")?.message ?? "";
+    ok(/may not change once set|immutable/i.test(why), why);
+    deepStrictEqual((await services.get("pinned")).spec?.clusterIP, "10.96.200.10");
+    deepStrictEqual(pinned.status?.clusterIP, "10.96.200.10");
+  });
+});
