@@ -1,0 +1,80 @@
+/**
+ * Entry point of the per-node agent.
+ *
+ * Run with the least permissions it needs:
+ *
+ *   deno run --allow-net \
+ *     --allow-env=NODE_NAME,KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,SWH_NAMESPACE,SWH_OPS_PORT,SWH_LOG_LEVEL,LOG_TOKENS,LOG_STREAM \
+ *     --allow-read=/var/run/secrets/kubernetes.io/serviceaccount[,<kubeconfig and the files it names>] \
+ *     agent/main.ts
+ *
+ * `LOG_TOKENS`/`LOG_STREAM` are read by the npm `yaml` parser while the kubeconfig is parsed (debug switches;
+ * without the grant it throws). `--allow-net` covers the apiserver, the probes (pod IPs, any port) and the ops server; it cannot be narrowed
+ * to hosts because pod IPs are not known in advance. Environment: `NODE_NAME` (required; the downward API
+ * `spec.nodeName`), `KUBECONFIG` (else in-cluster service account), `SWH_NAMESPACE` (operator namespace of the
+ * mirrored credentials, default `swh-system`), `SWH_OPS_PORT` (default 9090; `-1` disables), `SWH_LOG_LEVEL`.
+ * SIGTERM/SIGINT stop it gracefully: probes cancelled, writes in flight finished, slices left in place.
+ *
+ * @module
+ */
+import { DEFAULT_OPERATOR_NAMESPACE } from "../crds/conventions.ts";
+import { createLogger } from "../ops/log.ts";
+import { startAgent } from "./mod.ts";
+
+/** Agent configuration read from the environment. */
+export interface AgentEnvConfig {
+  /** NODE_NAME. */
+  nodeName: string;
+  /** KUBECONFIG, if set. */
+  kubeconfig?: string;
+  /** SWH_NAMESPACE. */
+  operatorNamespace: string;
+  /** SWH_OPS_PORT; undefined when disabled. */
+  opsPort?: number;
+}
+
+/** Parses the environment; throws a message naming the variable at fault. */
+export function configFromEnv(env: (name: string) => string | undefined): AgentEnvConfig {
+  const nodeName = env("NODE_NAME")?.trim();
+  if (!nodeName) throw new Error("NODE_NAME is required (set it from the downward API: spec.nodeName)");
+  const rawPort = env("SWH_OPS_PORT")?.trim() || "9090";
+  const port = Number(rawPort);
+  if (!Number.isInteger(port) || port < -1 || port > 65535) {
+    throw new Error(`SWH_OPS_PORT must be a port number (0 = any, -1 = off), got ${JSON.stringify(rawPort)}`);
+  }
+  return {
+    nodeName,
+    kubeconfig: env("KUBECONFIG") || undefined,
+    operatorNamespace: env("SWH_NAMESPACE")?.trim() || DEFAULT_OPERATOR_NAMESPACE,
+    opsPort: port === -1 ? undefined : port,
+  };
+}
+
+function permittedEnv(name: string): string | undefined {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted"
+    ? Deno.env.get(name)
+    : undefined;
+}
+
+async function main(): Promise<number> {
+  const log = createLogger("agent");
+  let config: AgentEnvConfig;
+  try {
+    config = configFromEnv(permittedEnv);
+  } catch (error) {
+    log.error("bad configuration", { error });
+    return 2;
+  }
+  const handle = await startAgent({ ...config, logger: log });
+  log.info("agent ready", { node: config.nodeName, opsPort: handle.opsPort });
+  const done = Promise.withResolvers<void>();
+  const onSignal = () => done.resolve();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  await done.promise;
+  log.info("stopping");
+  await handle.stop();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,42 @@
+/** The agent's Prometheus metrics, registered in one place so names and labels stay consistent. */
+import type { Counter, Gauge, Histogram, Registry } from "../ops/metrics.ts";
+
+/** Every metric the agent exposes on /metrics. */
+export interface AgentMetrics {
+  /** Probe results by mode and result (`success` | `failure`). */
+  readonly probes: Counter;
+  /** Probe durations in seconds by mode. */
+  readonly probeSeconds: Histogram;
+  /** Endpoints on this node passing all probes, by SWH (`namespace/name`). */
+  readonly endpointsHealthy: Gauge;
+  /** Endpoints on this node selected by each SWH. */
+  readonly endpointsTotal: Gauge;
+  /** API requests that change state, by resource and verb (and `failed`). */
+  readonly apiWrites: Counter;
+  /** Watch streams restarted (errors, 410 relists), by resource. */
+  readonly watchRestarts: Counter;
+  /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
+  readonly transitions: Counter;
+  /** Events dropped by the agent's rate limit. */
+  readonly eventsDropped: Counter;
+}
+
+/** Registers the agent's metrics in `registry`. */
+export function agentMetrics(registry: Registry): AgentMetrics {
+  return {
+    probes: registry.counter("swh_agent_probes_total", "Probe results by mode and result."),
+    probeSeconds: registry.histogram("swh_agent_probe_duration_seconds", "Probe durations by mode."),
+    endpointsHealthy: registry.gauge(
+      "swh_agent_endpoints_healthy",
+      "Endpoints on this node passing all probes, per ServiceWithHealthchecks.",
+    ),
+    endpointsTotal: registry.gauge(
+      "swh_agent_endpoints_total",
+      "Endpoints on this node selected by each ServiceWithHealthchecks.",
+    ),
+    apiWrites: registry.counter("swh_agent_api_writes_total", "API writes by resource, verb and outcome."),
+    watchRestarts: registry.counter("swh_agent_watch_restarts_total", "Watch restarts (errors, relists)."),
+    transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
+    eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),
+  };
+}

@@ -1,0 +1,361 @@
+/** Shared setup of the agent's cluster tests: CRD, a node, pods with real loopback backends, slice watchers. */
+import { parse as parseYaml } from "yaml";
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import {
+  Api,
+  EndpointSlices,
+  HttpTransport,
+  loadKubeconfig,
+  Namespaces,
+  Nodes,
+  Pods,
+  resourceType,
+} from "../../kube/mod.ts";
+import type { KubeObject, WatchEvent } from "../../kube/mod.ts";
+import { SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
+import { SwhResource } from "../../agent/mod.ts";
+import type { SwhObject } from "../../agent/mod.ts";
+import { requireTestKubeconfig } from "../support/env.ts";
+import { waitFor } from "../support/wait.ts";
+import { createLocalAddresses } from "../support/local_addresses.ts";
+import type { LocalAddresses } from "../support/local_addresses.ts";
+
+const CRDs = resourceType<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({
+  group: "apiextensions.k8s.io",
+  version: "v1",
+  plural: "customresourcedefinitions",
+  kind: "CustomResourceDefinition",
+  namespaced: false,
+});
+
+/** Field manager of test fixtures. */
+export const TEST_MANAGER = "swh-agent-tests";
+
+/** A cluster test without Deno's op/resource sanitizers (informers and HTTP clients outlive single awaits). */
+export function clusterTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+/** Installs the committed CRD (server-side apply) and waits until the kind is served. */
+export async function ensureCrd(transport: HttpTransport): Promise<void> {
+  const file = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.url);
+  const crd = await waitFor(async () => parseYaml(await Deno.readTextFile(file)) as KubeObject, {
+    timeoutMs: 60_000,
+    what: "crds/servicewithhealthchecks.yaml to exist",
+  });
+  const api = Api.cluster(transport, CRDs);
+  await api.apply(crd, { fieldManager: TEST_MANAGER, force: true });
+  await waitFor(async () => {
+    const got = await api.get(crd.metadata!.name!);
+    return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+  }, { timeoutMs: 30_000, what: "the CRD to be established" });
+  await waitFor(() => Api.all(transport, SwhResource).list({ limit: 1 }).then(() => true), {
+    timeoutMs: 30_000,
+    what: "the SWH kind to be served",
+  });
+}
+
+/** What a test gets: an admin transport, a fresh namespace and a fresh Node object. */
+export interface TestContext {
+  transport: HttpTransport;
+  ns: string;
+  node: string;
+  /** Local addresses to use as pod IPs (loopback is not a valid EndpointSlice address). */
+  net: LocalAddresses;
+  /** Creates another Node (for two-agent tests); deleted at the end. */
+  addNode(): Promise<string>;
+}
+
+/** Runs `fn` with a fresh namespace and node; deletes both (and the transport) afterwards. */
+export async function withCluster(
+  prefix: string,
+  fn: (ctx: TestContext) => Promise<void>,
+  opts: { addresses?: number; addresses6?: number } = {},
+): Promise<void> {
+  const transport = new HttpTransport(await loadKubeconfig({ paths: [requireTestKubeconfig()] }));
+  await ensureCrd(transport);
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const ns = `${prefix}-${suffix}`;
+  const nodes: string[] = [];
+  const addNode = async () => {
+    const name = `node-${prefix}-${nodes.length}-${suffix}`;
+    await Api.cluster(transport, Nodes).create({ metadata: { name, labels: { "swh-test": "agent" } } });
+    nodes.push(name);
+    return name;
+  };
+  await Api.cluster(transport, Namespaces).create({ metadata: { name: ns } });
+  const net = await createLocalAddresses(opts.addresses ?? 8, opts.addresses6 ?? 2);
+  try {
+    const node = await addNode();
+    await fn({ transport, ns, node, net, addNode });
+  } finally {
+    // Finalizers the test left on pods would block namespace deletion.
+    const pods = Api.namespaced(transport, Pods, ns);
+    for (const p of (await pods.list().catch(() => ({ items: [] as IPod[] }))).items) {
+      if (p.metadata?.finalizers?.length) {
+        await pods.patch(p.metadata.name!, { type: "merge", body: { metadata: { finalizers: null } } }).catch(
+          () => {},
+        );
+      }
+    }
+    await Api.cluster(transport, Namespaces).delete(ns, { propagationPolicy: "Background" }).catch(() => {});
+    for (const n of nodes) await Api.cluster(transport, Nodes).delete(n).catch(() => {});
+    await net.dispose();
+    transport.close();
+  }
+}
+
+/** Options of {@link createPod}. */
+export interface PodSpecInput {
+  name: string;
+  node: string;
+  ips: string[];
+  labels?: Record<string, string>;
+  ports?: { name: string; containerPort: number }[];
+  finalizers?: string[];
+}
+
+/** Creates a Pod bound to `node` and sets its status as a kubelet would: Running, Ready, with `ips`. */
+export async function createPod(ctx: TestContext, p: PodSpecInput): Promise<IPod> {
+  const pods = Api.namespaced(ctx.transport, Pods, ctx.ns);
+  await pods.create({
+    metadata: { name: p.name, labels: p.labels ?? { app: "web" }, finalizers: p.finalizers },
+    spec: {
+      nodeName: p.node,
+      containers: [{ name: "main", image: "registry.invalid/none", ports: p.ports }],
+    },
+  });
+  return await setPodIps(ctx, p.name, p.ips);
+}
+
+/** Sets a pod's IPs (and Running/Ready) through the status subresource. */
+export async function setPodIps(ctx: TestContext, name: string, ips: string[]): Promise<IPod> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return await Api.namespaced(ctx.transport, Pods, ctx.ns).patch(name, {
+    type: "merge",
+    body: {
+      status: {
+        phase: "Running",
+        podIP: ips[0],
+        podIPs: ips.map((ip) => ({ ip })),
+        conditions: [{ type: "Ready", status: "True", lastTransitionTime: now }],
+      },
+    },
+  }, { subresource: "status" });
+}
+
+/** Creates an SWH in the test namespace. */
+export async function createSwh(
+  ctx: TestContext,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<SwhObject> {
+  return await Api.namespaced(ctx.transport, SwhResource, ctx.ns).create({
+    apiVersion: "network.deckhouse.io/v1alpha1",
+    kind: "ServiceWithHealthchecks",
+    metadata: { name },
+    spec,
+  });
+}
+
+/** The slices of SWH `name` in the test namespace. */
+export async function slicesOf(ctx: TestContext, name: string): Promise<IEndpointSlice[]> {
+  return (await Api.namespaced(ctx.transport, EndpointSlices, ctx.ns).list({
+    labelSelector: `${SERVICE_NAME_LABEL}=${name}`,
+  })).items;
+}
+
+/** Sorted addresses published in `slices`. */
+export function addresses(slices: IEndpointSlice[]): string[] {
+  return slices.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)).sort();
+}
+
+/** Waits until the published addresses of SWH `name` are exactly `want` (sorted comparison). */
+export async function waitForAddresses(
+  ctx: TestContext,
+  name: string,
+  want: string[],
+  timeoutMs = 15_000,
+): Promise<IEndpointSlice[]> {
+  const wanted = JSON.stringify([...want].sort());
+  let last: string[] = [];
+  try {
+    return await waitFor(async () => {
+      const slices = await slicesOf(ctx, name);
+      last = addresses(slices);
+      return JSON.stringify(last) === wanted ? slices : undefined;
+    }, { timeoutMs, what: `addresses of ${name} to be ${wanted}` });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}`);
+  }
+}
+
+/** A running watch of one SWH's slices that records every event (to count writes or catch a flap). */
+export interface SliceRecorder {
+  readonly events: WatchEvent<IEndpointSlice>[];
+  stop(): Promise<void>;
+}
+
+/** Starts recording slice events of SWH `name` from now on. */
+export async function recordSlices(ctx: TestContext, name: string): Promise<SliceRecorder> {
+  const api = Api.namespaced(ctx.transport, EndpointSlices, ctx.ns);
+  const list = await api.list({ labelSelector: `${SERVICE_NAME_LABEL}=${name}` });
+  const events: WatchEvent<IEndpointSlice>[] = [];
+  const abort = new AbortController();
+  const loop = (async () => {
+    try {
+      for await (
+        const e of api.watch({
+          resourceVersion: list.metadata.resourceVersion,
+          labelSelector: `${SERVICE_NAME_LABEL}=${name}`,
+          allowWatchBookmarks: false,
+          signal: abort.signal,
+        })
+      ) events.push(e);
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    }
+  })();
+  return {
+    events,
+    async stop() {
+      abort.abort();
+      await loop.catch(() => {});
+    },
+  };
+}
+
+/** A TCP listener on `ip:port` (port 0 = any) that accepts and closes connections. */
+export function tcpBackend(ip: string, port = 0): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: ip, port });
+  const loop = (async () => {
+    try {
+      for await (const conn of listener) conn.close();
+    } catch { /* closed */ }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      void loop;
+    },
+  };
+}
+
+/** An HTTP server on `ip:port` answering /healthz with 200 while `healthy`, else 503. */
+export function httpBackend(
+  ip: string,
+  port = 0,
+): { port: number; healthy: boolean; close(): Promise<void> } {
+  const state = { healthy: true };
+  const server = Deno.serve(
+    { hostname: ip, port, onListen: () => {} },
+    () => new Response(state.healthy ? "ok" : "down", { status: state.healthy ? 200 : 503 }),
+  );
+  return {
+    port: server.addr.port,
+    get healthy() {
+      return state.healthy;
+    },
+    set healthy(v: boolean) {
+      state.healthy = v;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+/** Test-sized agent options: fast coalescing, quiet logs. */
+export const FAST = { debounceMs: 20, minWriteIntervalMs: 100 } as const;
+
+/** The repository root (subprocess agents run from there so deno.json's imports resolve). */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A free TCP port on 127.0.0.1 (for a subprocess agent's ops server). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** An agent running as a real process (`deno run agent/main.ts` with the documented permissions). */
+export interface AgentProcess {
+  readonly child: Deno.ChildProcess;
+  readonly opsPort: number;
+  /** GET on the ops server; undefined while it does not answer. */
+  ops(path: string): Promise<{ status: number; text: string } | undefined>;
+  /** Resolves once /readyz answers 200. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGKILL (if still running) and wait for exit. */
+  kill(): Promise<Deno.CommandStatus>;
+  /** Sum of a metric's series whose labels contain `labelText` (e.g. `result="success"`). */
+  metric(name: string, labelText?: string): Promise<number>;
+}
+
+/** Starts `agent/main.ts` for `node` with narrowed permissions, against the test cluster. */
+export function spawnAgent(node: string, extraEnv: Record<string, string> = {}): AgentProcess {
+  const kubeconfig = requireTestKubeconfig();
+  const kubeDir = kubeconfig.slice(0, kubeconfig.lastIndexOf("/"));
+  const opsPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env=NODE_NAME,KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,SWH_NAMESPACE," +
+      "SWH_OPS_PORT,SWH_LOG_LEVEL,LOG_TOKENS,LOG_STREAM",
+      `--allow-read=${kubeDir}`,
+      "agent/main.ts",
+    ],
+    cwd: REPO_ROOT,
+    env: {
+      NODE_NAME: node,
+      KUBECONFIG: kubeconfig,
+      SWH_OPS_PORT: String(opsPort),
+      SWH_LOG_LEVEL: Deno.env.get("AGENT_LOG") ?? "warn",
+      ...extraEnv,
+    },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const ops = async (path: string) => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`);
+      return { status: res.status, text: await res.text() };
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    child,
+    opsPort,
+    ops,
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+      return await child.status;
+    },
+    async ready(timeoutMs = 30_000) {
+      await waitFor(async () => (await ops("/readyz"))?.status === 200, {
+        timeoutMs,
+        what: `agent ${node} to be ready`,
+      });
+    },
+    async metric(name: string, labelText = "") {
+      const text = (await ops("/metrics"))?.text ?? "";
+      let sum = 0;
+      for (const line of text.split("\n")) {
+        if (!line.startsWith(name) || line.startsWith("#")) continue;
+        const rest = line.slice(name.length);
+        if (rest[0] !== "{" && rest[0] !== " ") continue;
+        if (labelText && !rest.includes(labelText)) continue;
+        sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+      return sum;
+    },
+  };
+}

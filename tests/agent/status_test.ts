@@ -1,0 +1,179 @@
+/** Status entries: two agents of two nodes share `status.endpoints`; PostgreSQL probes use mirrored credentials. */
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { agentFieldManager, MIRRORED_SECRET_LABEL, mirroredSecretName } from "../../crds/conventions.ts";
+import type { SwhEndpointStatus } from "../../crds/schema.ts";
+import { startAgent, SwhResource } from "../../agent/mod.ts";
+import { Api, Namespaces, Pods, Secrets } from "../../kube/mod.ts";
+import { createLogger } from "../../ops/log.ts";
+import { startPostgres, SUPERUSER_PASSWORD } from "../support/postgres.ts";
+import { waitFor } from "../support/wait.ts";
+import {
+  clusterTest,
+  createPod,
+  createSwh,
+  FAST,
+  tcpBackend,
+  waitForAddresses,
+  withCluster,
+} from "./helpers.ts";
+import type { TestContext } from "./helpers.ts";
+
+const quiet = createLogger("agent", { level: (Deno.env.get("AGENT_LOG") ?? "error") as "error" });
+
+async function entries(ctx: TestContext, name: string): Promise<SwhEndpointStatus[]> {
+  const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get(name);
+  return [...(swh.status?.endpoints ?? [])].sort((a, b) => a.pod < b.pod ? -1 : 1);
+}
+
+function summary(list: SwhEndpointStatus[]): string[] {
+  return list.map((e) =>
+    `${e.pod}@${e.node}:${e.ready}${e.failingProbes?.map((f) => `:${f.reason}`).join("") ?? ""}`
+  );
+}
+
+clusterTest("agent: two agents on two nodes write their own status entries side by side", async () => {
+  await withCluster("agent-status", async (ctx) => {
+    const nodeB = await ctx.addNode();
+    const first = tcpBackend(ctx.net.v4(0));
+    const backends = [first, tcpBackend(ctx.net.v4(1), first.port), tcpBackend(ctx.net.v4(2), first.port)];
+    const opts = { transport: ctx.transport, logger: quiet, ...FAST };
+    const a = await startAgent({ nodeName: ctx.node, ...opts });
+    const b = await startAgent({ nodeName: nodeB, ...opts });
+    try {
+      await createPod(ctx, { name: "a0", node: ctx.node, ips: [ctx.net.v4(0)] });
+      await createPod(ctx, { name: "a1", node: ctx.node, ips: [ctx.net.v4(1)] });
+      await createPod(ctx, { name: "b0", node: nodeB, ips: [ctx.net.v4(2)] });
+      await createPod(ctx, { name: "b1", node: nodeB, ips: [ctx.net.v4(3)] }); // nothing listens
+      await createSwh(ctx, "web", {
+        selector: { app: "web" },
+        ports: [{ port: 80, targetPort: first.port }],
+        healthcheck: { periodSeconds: 1, probes: [{ mode: "TCP", tcp: { targetPort: first.port } }] },
+      });
+      await waitForAddresses(ctx, "web", [ctx.net.v4(0), ctx.net.v4(1), ctx.net.v4(2)]);
+      const want = [
+        `a0@${ctx.node}:true`,
+        `a1@${ctx.node}:true`,
+        `b0@${nodeB}:true`,
+        `b1@${nodeB}:false:ConnectionRefused`,
+      ];
+      await waitFor(async () => JSON.stringify(summary(await entries(ctx, "web"))) === JSON.stringify(want), {
+        what: `status entries ${want}`,
+      });
+      const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get("web");
+      const managers = (swh.metadata?.managedFields ?? []).filter((m) => m.subresource === "status")
+        .map((m) => m.manager).sort();
+      deepStrictEqual(managers, [agentFieldManager(ctx.node), agentFieldManager(nodeB)].sort());
+      const b1 = (await entries(ctx, "web")).find((e) => e.pod === "b1")!;
+      deepStrictEqual(b1.addresses, [ctx.net.v4(3)]);
+      strictEqual(b1.failingProbes?.[0].mode, "TCP");
+      ok(b1.lastTransitionTime);
+
+      // Node A's pod goes: only A's entry changes; B's entries stay as B wrote them.
+      await Api.namespaced(ctx.transport, Pods, ctx.ns).delete("a1", { gracePeriodSeconds: 0 });
+      const after = [`a0@${ctx.node}:true`, `b0@${nodeB}:true`, `b1@${nodeB}:false:ConnectionRefused`];
+      await waitFor(
+        async () => JSON.stringify(summary(await entries(ctx, "web"))) === JSON.stringify(after),
+        {
+          what: `status entries ${after}`,
+        },
+      );
+    } finally {
+      await a.stop();
+      await b.stop();
+      for (const x of backends) x.close();
+    }
+  });
+});
+
+clusterTest(
+  "agent: PostgreSQL probe with mirrored credentials publishes the primary, not the replica",
+  async () => {
+    await withCluster("agent-pg", async (ctx) => {
+      // The harness's replicas listen on 127.0.0.1 only. Loopback cannot be published in a slice, but the replica
+      // must never be published anyway (a bug would surface as a failed apply and a wrong address set).
+      const primaryIp = ctx.net.v4(0), replicaIp = "127.0.0.1";
+      await using primary = await startPostgres({
+        extraConfig: [`listen_addresses = '127.0.0.1,${primaryIp}'`],
+      });
+      // The harness trusts 127.0.0.1 only; probes come from the pod addresses' network.
+      await Deno.writeTextFile(
+        `${primary.dataDir}/pg_hba.conf`,
+        "host all all 198.18.0.0/15 scram-sha-256\n",
+        {
+          append: true,
+        },
+      );
+      await primary.psql("SELECT pg_reload_conf()");
+      await using replica = await primary.startReplica();
+      const opNs = `${ctx.ns}-op`;
+      await Api.cluster(ctx.transport, Namespaces).create({ metadata: { name: opNs } });
+      const agent = await startAgent({
+        nodeName: ctx.node,
+        transport: ctx.transport,
+        operatorNamespace: opNs,
+        logger: quiet,
+        ...FAST,
+      });
+      try {
+        await createPod(ctx, {
+          name: "db-0",
+          node: ctx.node,
+          ips: [primaryIp],
+          labels: { app: "db" },
+          ports: [{ name: "pg", containerPort: primary.port }],
+        });
+        await createPod(ctx, {
+          name: "db-1",
+          node: ctx.node,
+          ips: [replicaIp],
+          labels: { app: "db" },
+          ports: [{ name: "pg", containerPort: replica.port }],
+        });
+        await createSwh(ctx, "postgres-write", {
+          selector: { app: "db" },
+          ports: [{ port: 5432, targetPort: "pg" }],
+          healthcheck: {
+            periodSeconds: 1,
+            probes: [{
+              mode: "PostgreSQL",
+              timeoutSeconds: 1,
+              postgreSQL: {
+                targetPort: "pg",
+                dbName: "postgres",
+                authSecretName: "cred-secret",
+                query: "SELECT NOT pg_is_in_recovery()",
+              },
+            }],
+          },
+        });
+        // Not mirrored yet: failing with NoCredentials, and nothing crashes.
+        await waitFor(async () => {
+          const list = await entries(ctx, "postgres-write");
+          return list.length === 2 && list.every((e) => e.failingProbes?.[0]?.reason === "NoCredentials");
+        }, { what: "NoCredentials in status" });
+
+        // What the controller would do: mirror the user's Opaque secret into the operator namespace.
+        await Api.namespaced(ctx.transport, Secrets, opNs).create({
+          metadata: {
+            name: mirroredSecretName(ctx.ns, "cred-secret"),
+            labels: { [MIRRORED_SECRET_LABEL]: "true" },
+          },
+          type: "Opaque",
+          stringData: { user: "postgres", password: SUPERUSER_PASSWORD },
+        });
+        await waitForAddresses(ctx, "postgres-write", [primaryIp]);
+        let last: string[] = [];
+        await waitFor(async () => {
+          const list = last = summary(await entries(ctx, "postgres-write"));
+          return JSON.stringify(list) ===
+            JSON.stringify([`db-0@${ctx.node}:true`, `db-1@${ctx.node}:false:QueryFalse`]);
+        }, { what: "the replica to fail with QueryFalse" }).catch((e) => {
+          throw new Error(`${e.message}; last ${JSON.stringify(last)}`);
+        });
+      } finally {
+        await agent.stop();
+        await Api.cluster(ctx.transport, Namespaces).delete(opNs).catch(() => {});
+      }
+    });
+  },
+);
