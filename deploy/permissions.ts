@@ -12,7 +12,10 @@
 /** Directory of the in-cluster service-account token, CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/** Environment both programs read (kube client configuration and logging). */
+/**
+ * Environment both programs read: kube client configuration, logging, and the two variables the npm
+ * `yaml` package reads while parsing a kubeconfig (it throws without the grant).
+ */
 const COMMON_ENV = [
   "KUBECONFIG",
   "KUBERNETES_SERVICE_HOST",
@@ -20,19 +23,35 @@ const COMMON_ENV = [
   "SWH_NAMESPACE",
   "SWH_OPS_PORT",
   "SWH_LOG_LEVEL",
+  "LOG_TOKENS",
+  "LOG_STREAM",
 ];
+
+/** Controller tuning (controller/config.ts). */
+const CONTROLLER_ENV = [
+  "POD_NAME",
+  "SWH_LEADER_ELECTION",
+  "SWH_LEASE_DURATION_SECONDS",
+  "SWH_RENEW_DEADLINE_SECONDS",
+  "SWH_RETRY_PERIOD_SECONDS",
+  "SWH_CONCURRENCY",
+  "SWH_RESYNC_SECONDS",
+];
+
+/** Agent: its node, and what the npm `postgres` driver reads on every connection (probes/postgres.ts). */
+const AGENT_ENV = ["NODE_NAME", "PGAPPNAME", "PGTARGETSESSIONATTRS"];
 
 /** Permission flags of the controller (`controller/main.ts`). */
 export const CONTROLLER_PERMISSIONS: readonly string[] = [
   "--allow-net",
-  `--allow-env=${[...COMMON_ENV, "POD_NAME"].join(",")}`,
+  `--allow-env=${[...COMMON_ENV, ...CONTROLLER_ENV].join(",")}`,
   `--allow-read=${SERVICE_ACCOUNT_DIR}`,
 ];
 
 /** Permission flags of the agent (`agent/main.ts`). */
 export const AGENT_PERMISSIONS: readonly string[] = [
   "--allow-net",
-  `--allow-env=${[...COMMON_ENV, "NODE_NAME"].join(",")}`,
+  `--allow-env=${[...COMMON_ENV, ...AGENT_ENV].join(",")}`,
   `--allow-read=${SERVICE_ACCOUNT_DIR}`,
 ];
 

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { createCa, signedCert } from "../../tools/cluster/pki.ts";
+
 /** Where the PostgreSQL binaries live; override with SWH_PG_BIN. */
 export const PG_BIN: string = Deno.env.get("SWH_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
 /** Password of the `postgres` superuser in every harness instance. */
@@ -377,61 +379,10 @@ export interface TestPki {
  */
 export async function makeTestPki(dnsNames: readonly string[], clientCn = "probe"): Promise<TestPki> {
   const dir = await Deno.makeTempDir({ prefix: "swh-pki-" });
-  const ossl = (args: string[]) => run("openssl", args, { cwd: dir });
   try {
-    const caArgs = (name: string) => [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ];
-    await ossl(caArgs("ca"));
-    await ossl(caArgs("other-ca"));
-    const leaf = async (name: string, cn: string, ext: string) => {
-      await ossl([
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.csr`,
-        "-subj",
-        `/CN=${cn}`,
-      ]);
-      await Deno.writeTextFile(`${dir}/${name}.ext`, ext);
-      await ossl([
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        `${name}.crt`,
-        "-days",
-        "2",
-        "-extfile",
-        `${name}.ext`,
-      ]);
-    };
+    await createCa(dir, "ca", "ca");
+    await createCa(dir, "other-ca", "other-ca");
+    const leaf = (name: string, cn: string, ext: string) => signedCert(dir, name, `/CN=${cn}`, ext);
     const sans = [...dnsNames.map((d) => `DNS:${d}`), "IP:127.0.0.1", "IP:::1"].join(",");
     await leaf(
       "server",

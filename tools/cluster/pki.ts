@@ -24,7 +24,35 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   await run("openssl", args, { cwd });
 }
 
-async function signedCert(
+/** Creates a self-signed CA `<name>.crt`/`<name>.key` in `dir` with common name `cn`. */
+export async function createCa(dir: string, name: string, cn: string): Promise<void> {
+  await openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-nodes",
+    "-newkey",
+    "rsa:2048",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "3650",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ], dir);
+}
+
+/**
+ * Creates key `<name>.key` and certificate `<name>.crt` in `dir` for `subject`, signed by the CA `ca.crt` /
+ * `ca.key` in the same folder, with the given openssl extension lines (v3 certificates: rustls rejects v1).
+ */
+export async function signedCert(
   dir: string,
   name: string,
   subject: string,
@@ -57,26 +85,7 @@ async function signedCert(
 export async function generatePki(options: PkiOptions): Promise<Pki> {
   const { dir } = options;
   await Deno.mkdir(dir, { recursive: true });
-  await openssl([
-    "req",
-    "-x509",
-    "-new",
-    "-nodes",
-    "-newkey",
-    "rsa:2048",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=swh-local-ca",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-  ], dir);
+  await createCa(dir, "ca", "swh-local-ca");
   const sans = [...options.dnsSans.map((d) => `DNS:${d}`), ...options.ipSans.map((ip) => `IP:${ip}`)];
   await signedCert(
     dir,

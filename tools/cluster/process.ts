@@ -51,8 +51,9 @@ export function isRunning(proc: ManagedProcess): boolean {
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return false;
     const cmdline = Deno.readTextFileSync(`/proc/${proc.pid}/cmdline`);
-    // Right after spawn the PID may still be the `sh` (or `ip netns exec`) wrapper about to exec the binary.
-    return cmdline.split("\0").includes(proc.binary);
+    // Right after spawn the PID may still be the `sh` (or `ip netns exec`) wrapper about to exec the
+    // binary, and in the middle of execve the command line reads empty for a moment.
+    return cmdline === "" || cmdline.split("\0").includes(proc.binary);
   } catch {
     return false;
   }

@@ -47,8 +47,8 @@ export type ProxyMode = "iptables" | "nftables";
 /** The lab: create with {@link Lab.create}, always {@link Lab.destroy} (it removes every namespace). */
 export class Lab {
   readonly #processes: ManagedProcess[] = [];
-  #nodes = 0;
-  #pods = 0;
+  readonly #nodes: LabNode[] = [];
+  readonly #pods: LabPod[] = [];
 
   private constructor(
     readonly cluster: ClusterState,
@@ -78,7 +78,7 @@ export class Lab {
 
   /** Creates node `name`: its namespace, a Ready Node object with its InternalIP, and kube-proxy inside. */
   async addNode(name: string): Promise<LabNode> {
-    const address = nodeAddress(this.#nodes++);
+    const address = nodeAddress(this.#nodes.length);
     const netns = await createHost({ name: `node-${name}`, address, routeServices: true });
     await this.kubectl(
       ["apply", "--server-side", "--field-manager=swh-lab", "-f", "-"],
@@ -123,7 +123,9 @@ export class Lab {
       60_000,
       250,
     );
-    return { name, netns, address };
+    const node = { name, netns, address };
+    this.#nodes.push(node);
+    return node;
   }
 
   async #proxyReady(netns: string): Promise<boolean> {
@@ -142,7 +144,7 @@ export class Lab {
    * until the namespace's default ServiceAccount exists), and a Running/Ready status with that IP.
    */
   async addPod(options: PodOptions): Promise<LabPod> {
-    const address = podAddress(this.#pods++);
+    const address = podAddress(this.#pods.length);
     const netns = await createHost({
       name: `pod-${options.namespace}-${options.name}`.slice(0, 40),
       address,
@@ -180,7 +182,9 @@ export class Lab {
       200,
     );
     await this.setPodStatus(options.namespace, options.name, address, true);
-    return { name: options.name, namespace: options.namespace, node: options.node, netns, address };
+    const labPod = { name: options.name, namespace: options.namespace, node: options.node, netns, address };
+    this.#pods.push(labPod);
+    return labPod;
   }
 
   /** Sets a lab pod's status as a kubelet would: Running, its IP, Ready as given. */
@@ -252,8 +256,29 @@ export class Lab {
   }
 
   /** Stops every process the lab started, then removes every lab namespace and the bridge. */
+  /**
+   * Stops every process the lab started, removes its Pod objects (with grace period 0: without a kubelet
+   * nothing else would ever finish a graceful deletion) and Node objects, then every lab namespace and
+   * the bridge.
+   */
   async destroy(): Promise<void> {
     for (const proc of this.#processes.reverse()) await stopProcess(proc, 3_000).catch(() => {});
+    for (const pod of this.#pods) {
+      await this.kubectl([
+        "-n",
+        pod.namespace,
+        "delete",
+        "pod",
+        pod.name,
+        "--grace-period=0",
+        "--force",
+        "--ignore-not-found",
+        "--wait=false",
+      ]).catch(() => {});
+    }
+    for (const node of this.#nodes) {
+      await this.kubectl(["delete", "node", node.name, "--ignore-not-found", "--wait=false"]).catch(() => {});
+    }
     await removeNetwork();
   }
 }
