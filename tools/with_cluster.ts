@@ -1,5 +1,6 @@
 /** Runs a piece of work against a throwaway local cluster that is torn down whatever happens. */
 import { clusterDir, type ClusterState, down, up } from "./cluster/mod.ts";
+import { removeNetwork } from "./lab/network.ts";
 import { TEST_CLUSTER_DIR_ENV, TEST_KUBECONFIG_ENV, TEST_KUBECTL_ENV } from "../tests/support/env.ts";
 
 /** Environment variables that hand the cluster to child processes (the contract of tests/support/env.ts). */
@@ -11,18 +12,35 @@ export function clusterEnv(state: ClusterState): Record<string, string> {
   };
 }
 
+/** How long work may take to wind down after SIGINT/SIGTERM before everything is torn down regardless. */
+const SIGNAL_GRACE_MS = 15_000;
+
 /**
- * Brings up a cluster instance named `name-<pid>`, runs `work`, and always brings it down again: on
- * success, on a thrown error, and on SIGINT/SIGTERM (then exits 130/143).
+ * Brings up a cluster instance named `name-<pid>`, runs `work`, and always brings it down again — with any
+ * lab network left on it — on success, on a thrown error, and on SIGINT/SIGTERM: the first signal aborts
+ * `work`'s signal so it can clean up; if it has not returned within a grace period (or on a second signal)
+ * everything is torn down and the process exits 130/143.
  */
-export async function withCluster<T>(name: string, work: (state: ClusterState) => Promise<T>): Promise<T> {
+export async function withCluster<T>(
+  name: string,
+  work: (state: ClusterState, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const instance = `${name}-${Deno.pid}`;
   const dir = clusterDir(instance);
+  const abort = new AbortController();
   let tearingDown: Promise<void> | undefined;
-  const teardown = () => tearingDown ??= down({ dir, log: (line) => console.error(line) });
+  const teardown = () =>
+    tearingDown ??= (async () => {
+      // The lab's processes and namespaces live on this cluster: never leave them behind it.
+      await removeNetwork().catch((error) => console.error(`[cluster] removing the lab network: ${error}`));
+      await down({ dir, log: (line) => console.error(line) });
+    })();
   const onSignal = (signal: Deno.Signal, code: number) => () => {
-    console.error(`[cluster] ${signal}: tearing down ${instance}`);
-    teardown().finally(() => Deno.exit(code));
+    const forced = () => teardown().finally(() => Deno.exit(code));
+    if (abort.signal.aborted) return void forced();
+    console.error(`[cluster] ${signal}: stopping; tearing down ${instance}`);
+    abort.abort(new DOMException(signal, "AbortError"));
+    setTimeout(forced, SIGNAL_GRACE_MS);
   };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGINT", onSignal("SIGINT", 130)],
@@ -31,9 +49,10 @@ export async function withCluster<T>(name: string, work: (state: ClusterState) =
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
     const state = await up({ name: instance, dir });
-    return await work(state);
+    return await work(state, abort.signal);
   } finally {
     await teardown();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    if (abort.signal.aborted) Deno.exit(130);
   }
 }

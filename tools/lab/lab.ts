@@ -245,6 +245,11 @@ export class Lab {
     return proc;
   }
 
+  /** Every process the lab started (running or not). */
+  processes(): readonly ManagedProcess[] {
+    return this.#processes;
+  }
+
   /** Stops one process started with {@link spawn} (SIGTERM, then SIGKILL after `graceMs`). */
   async stop(proc: ManagedProcess, graceMs = 5_000): Promise<void> {
     await stopProcess(proc, graceMs);

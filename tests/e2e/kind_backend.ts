@@ -1,0 +1,229 @@
+/**
+ * The `kind` e2e backend: the same scenarios on a kind cluster with real images — postgres:15 pods for the
+ * database, denoland/deno pods running the lab's servers — and clients in a pod of their own. The operator
+ * is deployed by tools/kind.ts (`kubectl apply -k deploy/`) before the suite runs.
+ *
+ * UNTESTED on our machines (no Docker engine there); reviewed against kind's documentation.
+ */
+import { run } from "../../tools/cluster/exec.ts";
+import { waitFor } from "../support/wait.ts";
+import type { GuideBackend, GuideDatabase, GuideServers } from "./backend.ts";
+
+const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
+const KIND_SCRIPTS = new URL("./kind/", import.meta.url).pathname;
+const CLIENT_NS = "swh-e2e-client";
+const DENO_IMAGE = "denoland/deno:2.9.6";
+const POSTGRES_IMAGE = "postgres:15";
+const PGDATA = "/var/lib/postgresql/data/pgdata";
+
+/** kubectl from PATH with the caller's KUBECONFIG (tools/kind.ts points it at the kind cluster). */
+async function kubectl(args: string[], input?: string): Promise<string> {
+  return (await run("kubectl", args, { stdin: input })).stdout;
+}
+
+async function applyJson(objects: unknown[]): Promise<void> {
+  await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+}
+
+async function podIP(ns: string, name: string): Promise<string> {
+  return await waitFor(async () => {
+    const phase =
+      (await kubectl(["-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase} {.status.podIP}"]))
+        .trim().split(" ");
+    return phase[0] === "Running" && phase[1] ? phase[1] : undefined;
+  }, { timeoutMs: 300_000, intervalMs: 1000, what: `pod ${ns}/${name} to run (image pulls take a while)` });
+}
+
+/** A namespace's ConfigMap holding the lab's server scripts and the kind helper scripts. */
+async function scriptsConfigMap(ns: string): Promise<void> {
+  await kubectl([
+    "-n",
+    ns,
+    "create",
+    "configmap",
+    "swh-e2e-scripts",
+    `--from-file=${BACKENDS}http.ts`,
+    `--from-file=${BACKENDS}smtp.ts`,
+    `--from-file=${BACKENDS}client.ts`,
+    `--from-file=${KIND_SCRIPTS}serve.sh`,
+    `--from-file=${KIND_SCRIPTS}primary-init.sh`,
+  ]);
+}
+
+const scriptsVolume = { name: "scripts", configMap: { name: "swh-e2e-scripts", defaultMode: 0o755 } };
+
+/** Pods on a kind cluster with the operator installed. */
+export class KindBackend implements GuideBackend {
+  readonly name = "kind";
+  readonly #namespaces: string[] = [];
+
+  /** Checks the operator is deployed and starts the client pod. */
+  static async create(): Promise<KindBackend> {
+    await kubectl(["-n", "swh-system", "rollout", "status", "deployment/swh-controller", "--timeout=300s"]);
+    await kubectl(["-n", "swh-system", "rollout", "status", "daemonset/swh-agent", "--timeout=300s"]);
+    const backend = new KindBackend();
+    await backend.createNamespace(CLIENT_NS);
+    await applyJson([{
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "client", namespace: CLIENT_NS },
+      spec: {
+        containers: [
+          {
+            name: "deno",
+            image: DENO_IMAGE,
+            command: ["sleep", "infinity"],
+            volumeMounts: [{ name: "scripts", mountPath: "/backends" }],
+          },
+          { name: "psql", image: POSTGRES_IMAGE, command: ["sleep", "infinity"] },
+        ],
+        volumes: [scriptsVolume],
+      },
+    }]);
+    await podIP(CLIENT_NS, "client");
+    return backend;
+  }
+
+  kubectl(args: string[], input?: string): Promise<string> {
+    return kubectl(args, input);
+  }
+
+  async createNamespace(ns: string): Promise<void> {
+    await kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+    await kubectl(["create", "namespace", ns]);
+    await scriptsConfigMap(ns);
+    this.#namespaces.push(ns);
+  }
+
+  async startDatabase(ns: string): Promise<GuideDatabase> {
+    const pod = (name: string, container: Record<string, unknown>) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, labels: { app: "postgres" } },
+      // Never restart: a stopped server must stay stopped (a restarted db-0 would come back as a second primary).
+      spec: {
+        restartPolicy: "Never",
+        containers: [{ name: "postgres", image: POSTGRES_IMAGE, ...container }],
+        volumes: [scriptsVolume],
+      },
+    });
+    const env = [
+      { name: "POSTGRES_USER", value: "postgres" },
+      { name: "POSTGRES_PASSWORD", value: "example" },
+      { name: "PGDATA", value: PGDATA },
+    ];
+    await applyJson([pod("db-0", {
+      env,
+      ports: [{ containerPort: 5432 }],
+      args: ["postgres", "-c", "wal_level=replica", "-c", "hot_standby=on"],
+      volumeMounts: [{
+        name: "scripts",
+        mountPath: "/docker-entrypoint-initdb.d/primary-init.sh",
+        subPath: "primary-init.sh",
+      }],
+    })]);
+    const addresses = new Map([["db-0", await podIP(ns, "db-0")]]);
+    const replica = {
+      env: [...env, { name: "PGPASSWORD", value: "example" }, {
+        name: "PRIMARY",
+        value: addresses.get("db-0")!,
+      }],
+      ports: [{ containerPort: 5432 }],
+      command: ["sh", "-c"],
+      args: [
+        `until gosu postgres pg_basebackup -h "$PRIMARY" -U postgres -D ${PGDATA} -R -X stream; do sleep 1; ` +
+        `rm -rf ${PGDATA}; done; exec gosu postgres postgres -D ${PGDATA} -c hot_standby=on`,
+      ],
+    };
+    await applyJson([pod("db-1", replica), pod("db-2", replica)]);
+    for (const name of ["db-1", "db-2"]) addresses.set(name, await podIP(ns, name));
+    const pg = (name: string, command: string) =>
+      kubectl(["-n", ns, "exec", name, "--", "gosu", "postgres", "sh", "-c", command]);
+    return {
+      address: (name) => addresses.get(name)!,
+      // The server is the container's main process: the exec session may die with it, which is the point.
+      stopServer: async (name) => void await pg(name, `pg_ctl -D ${PGDATA} stop -m fast`).catch(() => {}),
+      promote: async (name) => void await pg(name, `pg_ctl -D ${PGDATA} promote -w`),
+    };
+  }
+
+  async startServers(
+    ns: string,
+    name: string,
+    labels: Record<string, string>,
+    kinds: ("http" | "smtp")[],
+  ): Promise<GuideServers> {
+    const port = (kind: "http" | "smtp") => (kind === "http" ? 8080 : 2525);
+    await applyJson([{
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, labels },
+      spec: {
+        containers: kinds.map((kind) => ({
+          name: kind,
+          image: DENO_IMAGE,
+          command: ["/backends/serve.sh", kind, String(port(kind))],
+          env: [{ name: "POD_NAME", value: name }],
+          ports: [{ name: kind, containerPort: port(kind) }],
+          volumeMounts: [{ name: "scripts", mountPath: "/backends" }, {
+            name: "control",
+            mountPath: "/control",
+          }],
+        })),
+        volumes: [scriptsVolume, { name: "control", emptyDir: {} }],
+      },
+    }]);
+    const address = await podIP(ns, name);
+    const exec = (kind: string, script: string) =>
+      kubectl(["-n", ns, "exec", name, "-c", kind, "--", "sh", "-c", script]);
+    return {
+      name,
+      address,
+      stop: async (kind) =>
+        void await exec(kind, `touch /control/stop-${kind}; kill "$(cat /control/${kind}.pid)"`),
+      start: async (kind) => void await exec(kind, `rm -f /control/stop-${kind}`),
+    };
+  }
+
+  async sql(host: string, sql: string): Promise<string> {
+    return (await kubectl([
+      "-n",
+      CLIENT_NS,
+      "exec",
+      "client",
+      "-c",
+      "psql",
+      "--",
+      "env",
+      "PGPASSWORD=example",
+      "psql",
+      `host=${host} port=5432 user=postgres dbname=postgres connect_timeout=3`,
+      "-XAtq",
+      "-c",
+      sql,
+    ])).trim();
+  }
+
+  async client(args: string[]): Promise<string> {
+    return (await kubectl([
+      "-n",
+      CLIENT_NS,
+      "exec",
+      "client",
+      "-c",
+      "deno",
+      "--",
+      "deno",
+      "run",
+      "--allow-net",
+      "/backends/client.ts",
+      ...args,
+    ])).trim();
+  }
+
+  async close(): Promise<void> {
+    for (const ns of this.#namespaces) {
+      await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => {});
+    }
+  }
+}
