@@ -184,14 +184,20 @@ export async function up(options: UpOptions = {}): Promise<ClusterState> {
   }
   const binaries = await step("binaries", () => ensureBinaries(log), log);
   // Ports are picked free and then handed to the components, so another process can take one in
-  // between (several instances starting at once). That failure is retried with fresh ports.
+  // between (several instances starting at once). A component that dies while starting is therefore
+  // retried with fresh ports; a real misconfiguration fails the same way three times and is reported.
   for (let attempt = 1;; attempt++) {
     try {
       return await start(name, dir, binaries, log);
     } catch (error) {
-      const portClash = error instanceof ClusterStepError && /address already in use/.test(error.message);
-      if (!portClash || attempt === 3) throw error;
-      log(`[cluster] ${name}: a port was taken while starting, retrying with new ports`);
+      const componentDied = error instanceof ClusterStepError &&
+        ["etcd", "kube-apiserver", "kube-controller-manager"].includes(error.step);
+      if (!componentDied || attempt === 3) throw error;
+      log(
+        `[cluster] ${name}: ${error.message.split("\n")[0]}; retrying with new ports (attempt ${
+          attempt + 1
+        })`,
+      );
     }
   }
 }
@@ -374,15 +380,31 @@ export async function down(options: DownOptions = {}): Promise<void> {
   log(`[cluster] ${state.name} is down`);
 }
 
-/** Stops and restarts kube-apiserver of the instance in `dir` and waits until it is ready again. */
-export async function restartApiserver(dir: string): Promise<void> {
+function apiserverOf(dir: string): { state: ClusterState; index: number } {
   const state = readState(dir);
   if (!state) throw new Error(`no cluster state in ${dir}`);
-  const index = state.components.findIndex((c) => c.name === "kube-apiserver");
+  return { state, index: state.components.findIndex((c) => c.name === "kube-apiserver") };
+}
+
+/** Stops kube-apiserver of the instance in `dir` (an outage; {@link startApiserver} ends it). */
+export async function stopApiserver(dir: string): Promise<void> {
+  const { state, index } = apiserverOf(dir);
+  await stopProcess(state.components[index]);
+}
+
+/** Starts kube-apiserver of the instance in `dir` again (same flags) and waits until it is ready. */
+export async function startApiserver(dir: string): Promise<void> {
+  const { state, index } = apiserverOf(dir);
   const old = state.components[index];
-  await stopProcess(old);
+  if (isRunning(old)) return;
   const proc = startDetached(old.name, old.binary, old.args, old.log);
   state.components[index] = { ...proc, args: old.args };
   writeState(state);
   await waitApiserverReady(state);
+}
+
+/** Stops and restarts kube-apiserver of the instance in `dir` and waits until it is ready again. */
+export async function restartApiserver(dir: string): Promise<void> {
+  await stopApiserver(dir);
+  await startApiserver(dir);
 }

@@ -7,6 +7,8 @@ export {
   isHealthy,
   readState,
   restartApiserver,
+  startApiserver,
+  stopApiserver,
   up,
 } from "./cluster.ts";
 export { type Binaries, ensureBinaries } from "./binaries.ts";
