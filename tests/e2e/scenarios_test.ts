@@ -68,10 +68,12 @@ async function database(backend: GuideBackend): Promise<void> {
     await waitFor(async () => await backend.sql(writeIP, whoAmI), { what: "a write through the ClusterIP" }),
     `false ${db0}`,
   );
+  // kube-proxy programs the endpoints a moment after the slices change: read until every server answered.
   const readers = new Set<string>();
-  for (let i = 0; i < 40 && readers.size < 3; i++) {
+  await waitFor(async () => {
     readers.add(await backend.sql(readIP, "SELECT host(inet_server_addr())"));
-  }
+    return readers.size === 3;
+  }, { what: "reads through postgres-read to reach all three servers", timeoutMs: 20_000, intervalMs: 10 });
   deepStrictEqual(
     [...readers].sort(),
     [db0, db1, db2].sort(),
@@ -123,6 +125,23 @@ async function virtualMachine(backend: GuideBackend): Promise<void> {
     report(`vm: ${downName} dropped the endpoint ${gone.toFixed(1)} s after ${down} stopped`);
     deepStrictEqual(await sliceAddresses(backend, NS, downName === "web" ? "smtp" : "web"), [vm.address]);
     ok(await upCheck(), `${up} still answers through its ClusterIP while ${down} is down`);
+    // What a user sees: an Event on the SWH, and `mod.ts explain` naming the failing probe.
+    const events = await waitFor(async () => {
+      const text = await backend.kubectl([
+        "-n",
+        NS,
+        "get",
+        "events",
+        "--field-selector",
+        `involvedObject.name=${downName},reason=EndpointUnhealthy`,
+        "-o",
+        "jsonpath={.items[*].message}",
+      ]);
+      return text.includes("my-vm") ? text : undefined;
+    }, { what: `an EndpointUnhealthy Event on ${downName}`, timeoutMs: 15_000 });
+    ok(events.includes("withdrawn"), events);
+    const explained = await explain(`${NS}/${downName}`);
+    ok(/my-vm\s.*\sno\s+probe 0 \((TCP|HTTP)\)/.test(explained), explained);
     await vm.start(down);
     const back = await waitForEndpoints(backend, NS, downName, [vm.address], (PERIOD_S * 2 + 5) * 1000);
     report(`vm: ${downName} took the endpoint back ${back.toFixed(1)} s after ${down} restarted`);
@@ -169,6 +188,19 @@ async function migration(backend: GuideBackend): Promise<void> {
       `(ClusterIP ${ip} kept)`,
   );
   ok(summary.ok > 0);
+}
+
+/** `deno run -A mod.ts explain NS/NAME` against the cluster under test, as the README tells users. */
+async function explain(target: string): Promise<string> {
+  const kubeconfig = Deno.env.get("SWH_TEST_KUBECONFIG") ?? Deno.env.get("KUBECONFIG");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, "explain", target],
+    env: kubeconfig ? { KUBECONFIG: kubeconfig } : {},
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`explain failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
 }
 
 /** `deno run mod.ts convert` on a manifest, as the README tells users. */
