@@ -5,15 +5,14 @@
  *
  * @module
  */
+import { installSwhCrd } from "../tests/support/crd.ts";
 import { requireTestKubeconfig } from "../tests/support/env.ts";
-import { kubectlOk } from "../tests/support/kubectl.ts";
 import { Api, HttpTransport, Informer, loadKubeconfig, Namespaces, Services } from "../kube/mod.ts";
 import { createLogger } from "../ops/log.ts";
 import { startController, SwhResource } from "../controller/mod.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 
 const COUNT = Number(Deno.env.get("SWH_BENCH_SWHS") ?? 1000);
-const CRD_FILE = new URL("../crds/servicewithhealthchecks.yaml", import.meta.url).pathname;
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
@@ -22,13 +21,7 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<u
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "--timeout=30s",
-    "crd/servicewithhealthchecks.network.deckhouse.io",
-  ]);
+  await installSwhCrd();
   const transport = new HttpTransport(await loadKubeconfig({ paths: [requireTestKubeconfig()] }));
   const id = crypto.randomUUID().slice(0, 6);
   const ns = `bench-${id}`;

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { CONTROLLER_ENV } from "../controller/config.ts";
+
 /** Directory of the in-cluster service-account token, CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -27,24 +29,13 @@ const COMMON_ENV = [
   "LOG_STREAM",
 ];
 
-/** Controller tuning (controller/config.ts). */
-const CONTROLLER_ENV = [
-  "POD_NAME",
-  "SWH_LEADER_ELECTION",
-  "SWH_LEASE_DURATION_SECONDS",
-  "SWH_RENEW_DEADLINE_SECONDS",
-  "SWH_RETRY_PERIOD_SECONDS",
-  "SWH_CONCURRENCY",
-  "SWH_RESYNC_SECONDS",
-];
-
 /** Agent: its node, and what the npm `postgres` driver reads on every connection (probes/postgres.ts). */
 const AGENT_ENV = ["NODE_NAME", "PGAPPNAME", "PGTARGETSESSIONATTRS"];
 
 /** Permission flags of the controller (`controller/main.ts`). */
 export const CONTROLLER_PERMISSIONS: readonly string[] = [
   "--allow-net",
-  `--allow-env=${[...COMMON_ENV, ...CONTROLLER_ENV].join(",")}`,
+  `--allow-env=${[...new Set([...COMMON_ENV, ...CONTROLLER_ENV])].join(",")}`,
   `--allow-read=${SERVICE_ACCOUNT_DIR}`,
 ];
 

@@ -1,5 +1,5 @@
 /** Shared setup of the agent's cluster tests: CRD, a node, pods with real loopback backends, slice watchers. */
-import { parse as parseYaml } from "yaml";
+import { installSwhCrd } from "../support/crd.ts";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import {
@@ -10,9 +10,8 @@ import {
   Namespaces,
   Nodes,
   Pods,
-  resourceType,
 } from "../../kube/mod.ts";
-import type { KubeObject, WatchEvent } from "../../kube/mod.ts";
+import type { WatchEvent } from "../../kube/mod.ts";
 import { SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
 import { SwhResource } from "../../agent/mod.ts";
 import type { SwhObject } from "../../agent/mod.ts";
@@ -21,39 +20,12 @@ import { waitFor } from "../support/wait.ts";
 import { createLocalAddresses } from "../support/local_addresses.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
 
-const CRDs = resourceType<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({
-  group: "apiextensions.k8s.io",
-  version: "v1",
-  plural: "customresourcedefinitions",
-  kind: "CustomResourceDefinition",
-  namespaced: false,
-});
-
 /** Field manager of test fixtures. */
 export const TEST_MANAGER = "swh-agent-tests";
 
 /** A cluster test without Deno's op/resource sanitizers (informers and HTTP clients outlive single awaits). */
 export function clusterTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
-}
-
-/** Installs the committed CRD (server-side apply) and waits until the kind is served. */
-export async function ensureCrd(transport: HttpTransport): Promise<void> {
-  const file = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.url);
-  const crd = await waitFor(async () => parseYaml(await Deno.readTextFile(file)) as KubeObject, {
-    timeoutMs: 60_000,
-    what: "crds/servicewithhealthchecks.yaml to exist",
-  });
-  const api = Api.cluster(transport, CRDs);
-  await api.apply(crd, { fieldManager: TEST_MANAGER, force: true });
-  await waitFor(async () => {
-    const got = await api.get(crd.metadata!.name!);
-    return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
-  }, { timeoutMs: 30_000, what: "the CRD to be established" });
-  await waitFor(() => Api.all(transport, SwhResource).list({ limit: 1 }).then(() => true), {
-    timeoutMs: 30_000,
-    what: "the SWH kind to be served",
-  });
 }
 
 /** What a test gets: an admin transport, a fresh namespace and a fresh Node object. */
@@ -74,7 +46,7 @@ export async function withCluster(
   opts: { addresses?: number; addresses6?: number } = {},
 ): Promise<void> {
   const transport = new HttpTransport(await loadKubeconfig({ paths: [requireTestKubeconfig()] }));
-  await ensureCrd(transport);
+  await installSwhCrd();
   const suffix = crypto.randomUUID().slice(0, 8);
   const ns = `${prefix}-${suffix}`;
   const nodes: string[] = [];

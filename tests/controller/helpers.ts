@@ -1,4 +1,5 @@
 /** Shared setup of the controller's cluster tests: the CRD, fresh namespaces, an in-process controller. */
+import { installSwhCrd } from "../support/crd.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { kubectlOk } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
@@ -8,19 +9,6 @@ import { createLogger } from "../../ops/log.ts";
 import type { ServiceWithHealthchecks, ServiceWithHealthchecksInput } from "../../crds/schema.ts";
 import { startController, SwhResource } from "../../controller/mod.ts";
 import type { ControllerHandle, ControllerOptions } from "../../controller/mod.ts";
-
-const CRD_FILE = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.url).pathname;
-
-/** Installs (server-side apply) the committed CRD and waits until it is served. */
-export async function installCrd(): Promise<void> {
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "--timeout=30s",
-    "crd/servicewithhealthchecks.network.deckhouse.io",
-  ]);
-}
 
 /** An admin transport to the test cluster. */
 export async function adminTransport(): Promise<HttpTransport> {
@@ -47,7 +35,7 @@ export async function withController(
   fn: (ctx: ControllerTestContext) => Promise<void>,
   options: Partial<ControllerOptions> = {},
 ): Promise<void> {
-  await installCrd();
+  await installSwhCrd();
   const transport = await adminTransport();
   const id = crypto.randomUUID().slice(0, 6);
   const ns = `${prefix}-${id}`;

@@ -5,7 +5,8 @@ import { waitFor } from "../support/wait.ts";
 import { freePort } from "../support/postgres.ts";
 import { Api, Leases, Namespaces, Services } from "../../kube/mod.ts";
 import { SwhResource } from "../../controller/mod.ts";
-import { adminTransport, applySwh, installCrd, swhBody } from "./helpers.ts";
+import { adminTransport, applySwh, swhBody } from "./helpers.ts";
+import { installSwhCrd } from "../support/crd.ts";
 
 const LEASE_SECONDS = 3;
 const MAIN = new URL("../../controller/main.ts", import.meta.url).pathname;
@@ -52,7 +53,7 @@ async function leaderMetric(p: ControllerProcess): Promise<number | undefined> {
 }
 
 Deno.test("two controller processes: one leads; kill -9 → the other takes over within the lease; SIGTERM releases", async () => {
-  await installCrd();
+  await installSwhCrd();
   const transport = await adminTransport();
   const id = crypto.randomUUID().slice(0, 6);
   const ns = `leader-${id}`;

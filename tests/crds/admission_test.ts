@@ -8,13 +8,12 @@
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { SWH_CRD_NAME } from "../../crds/crd.ts";
 import { formatSwhErrors, validateSwh } from "../../crds/validate.ts";
 import { kubectl, kubectlOk, type KubectlResult } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
+import { installSwhCrd } from "../support/crd.ts";
 import { type CorpusCase, loadCorpus } from "./corpus.ts";
 
-const CRD_FILE = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.url).pathname;
 /** The user guide's web and smtp examples name this namespace; a manifest's own namespace must exist. */
 const GUIDE_NAMESPACE = "my-ns";
 const FIELD_MANAGER = "swh-crds-test";
@@ -36,24 +35,6 @@ async function ensureNamespace(name: string): Promise<void> {
     ["apply", "--server-side", "--field-manager", FIELD_MANAGER, "-f", "-"],
     JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } }),
   );
-}
-
-/** Installs the committed CRD and waits until the apiserver serves the kind. */
-async function installCrd(namespace: string): Promise<void> {
-  await kOk([
-    "apply",
-    "--server-side",
-    "--force-conflicts",
-    "--field-manager",
-    FIELD_MANAGER,
-    "-f",
-    CRD_FILE,
-  ]);
-  await kOk(["wait", "--for=condition=Established", "--timeout=60s", `crd/${SWH_CRD_NAME}`]);
-  await waitFor(async () => (await k(["get", "swh", "-n", namespace])).code === 0, {
-    timeoutMs: 30_000,
-    what: "the ServiceWithHealthchecks kind to be served",
-  });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
@@ -87,7 +68,7 @@ Deno.test("admission: the CRD on a real kube-apiserver", async (t) => {
   try {
     await ensureNamespace(namespace);
     await ensureNamespace(GUIDE_NAMESPACE);
-    await installCrd(namespace);
+    await installSwhCrd();
 
     const verdicts = await pool(corpus, 6, (c) => submit(c, namespace));
     for (const [i, c] of corpus.entries()) {
