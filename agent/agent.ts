@@ -247,13 +247,9 @@ export class Agent {
   async stop(): Promise<void> {
     this.#abort.abort(new DOMException("agent stopped", "AbortError"));
     await this.#queueDone;
-    this.#log.debug("stop: queue closed");
     await this.#scheduler.close();
-    this.#log.debug("stop: scheduler closed");
     await this.#informersDone?.catch(() => {});
-    this.#log.debug("stop: informers stopped");
     await this.#events.flush();
-    this.#log.debug("stop: done");
   }
 
   /** Resolves when no reconcile or write is due within `horizonMs` (tests, benchmarks). */

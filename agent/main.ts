@@ -1,15 +1,11 @@
 /**
  * Entry point of the per-node agent.
  *
- * Run with the least permissions it needs:
- *
- *   deno run --allow-net \
- *     --allow-env=NODE_NAME,KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,SWH_NAMESPACE,SWH_OPS_PORT,SWH_LOG_LEVEL,LOG_TOKENS,LOG_STREAM \
- *     --allow-read=/var/run/secrets/kubernetes.io/serviceaccount[,<kubeconfig and the files it names>] \
- *     agent/main.ts
- *
- * `LOG_TOKENS`/`LOG_STREAM` are read by the npm `yaml` parser while the kubeconfig is parsed (debug switches;
- * without the grant it throws). `--allow-net` covers the apiserver, the probes (pod IPs, any port) and the ops server; it cannot be narrowed
+ * Run it with the permissions in deploy/permissions.ts (`AGENT_PERMISSIONS`; the container build compiles with
+ * the same flags), adding the kubeconfig file to `--allow-read` outside a cluster. `LOG_TOKENS`/`LOG_STREAM` are
+ * read by the npm `yaml` parser while a kubeconfig is parsed (it throws without the grant); `PGAPPNAME` and
+ * `PGTARGETSESSIONATTRS` by the PostgreSQL driver.
+ * `--allow-net` covers the apiserver, the probes (pod IPs, any port) and the ops server; it cannot be narrowed
  * to hosts because pod IPs are not known in advance. Environment: `NODE_NAME` (required; the downward API
  * `spec.nodeName`), `KUBECONFIG` (else in-cluster service account), `SWH_NAMESPACE` (operator namespace of the
  * mirrored credentials, default `swh-system`), `SWH_OPS_PORT` (default 9090; `-1` disables), `SWH_LOG_LEVEL`.

@@ -1,9 +1,8 @@
 /**
- * Entry point of the controller: `deno run --allow-net --allow-env --allow-read controller/main.ts`.
- *
- * Permissions: `--allow-net` (the apiserver, and listening on SWH_OPS_PORT), `--allow-env` (the variables in
- * `CONTROLLER_ENV`; narrow with `--allow-env=KUBECONFIG,HOME,SWH_NAMESPACE,…`), `--allow-read` (the
- * kubeconfig and the files it names, or /var/run/secrets/kubernetes.io/serviceaccount in a cluster).
+ * Entry point of the controller. Run it with the permissions in deploy/permissions.ts
+ * (`CONTROLLER_PERMISSIONS`; the container build compiles with the same flags): `--allow-net` (the apiserver,
+ * and listening on SWH_OPS_PORT), `--allow-env=<the variables in CONTROLLER_ENV>`, `--allow-read` of the
+ * service-account directory (plus the kubeconfig and the files it names, outside a cluster).
  * SIGTERM/SIGINT stop reconciling, release the leader Lease and exit 0.
  *
  * @module

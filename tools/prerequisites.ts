@@ -11,6 +11,12 @@ const PREREQUISITES: Prerequisite[] = [
   { what: "iproute2 (ip)", path: "/usr/sbin/ip", install: "apt-get install -y iproute2" },
   { what: "go", path: "go", install: "install Go 1.26 (https://go.dev/doc/install)" },
   {
+    what: "python3 (a probe test's never-answering listener)",
+    path: "python3",
+    install: "apt-get install -y python3",
+  },
+  { what: "runuser (util-linux)", path: "/usr/sbin/runuser", install: "apt-get install -y util-linux" },
+  {
     what: "PostgreSQL 15 server",
     path: "/usr/lib/postgresql/15/bin/postgres",
     install: "apt-get install -y postgresql",
