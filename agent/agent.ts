@@ -190,6 +190,9 @@ export class Agent {
     this.#events = new EventRecorder(t, {
       component: "swh-agent",
       instance: opts.nodeName,
+      // Transitions are real changes: a flap minutes after the last one must be reported again. Bursts are
+      // bounded by the token bucket in #recordTransition, not by de-duplication.
+      dedupeWindowMs: 1_000,
       onError: (error) => this.#log.debug("event not recorded", { error }),
     });
     this.#subscribe();
