@@ -383,6 +383,18 @@ export class Agent {
     );
   }
 
+  /** This node's status entries for one SWH as they are now (kept timestamps where nothing changed). */
+  #statusEntriesNow(key: string, swh: ServiceWithHealthchecks, rt: SwhRuntime): SwhEndpointStatus[] {
+    return statusEntries(
+      swh,
+      this.node,
+      rt.endpoints,
+      (epKey) => this.#verdict(key, epKey),
+      rt.statusEntries,
+      new Date(),
+    );
+  }
+
   #verdict(swhKey: string, epKey: string): EndpointVerdict | undefined {
     const h = this.#scheduler.health(schedulerKey(swhKey, epKey));
     if (!h) return undefined;
@@ -467,14 +479,7 @@ export class Agent {
     this.metrics.endpointsHealthy.set(metricLabels, rt.endpoints.filter((e) => healthy(e.key)).length);
 
     // 2. Status entries: compare now, write at most once per period.
-    const entries = statusEntries(
-      swh,
-      this.node,
-      rt.endpoints,
-      (epKey) => this.#verdict(key, epKey),
-      rt.statusEntries,
-      new Date(),
-    );
+    const entries = this.#statusEntriesNow(key, swh, rt);
     if (entriesContent(entries) !== rt.statusApplied) {
       const periodMs = swh.spec.healthcheck.periodSeconds * 1000;
       const wait = Math.max(this.#debounce(), rt.lastStatusWriteAt + periodMs - performance.now());
@@ -554,14 +559,7 @@ export class Agent {
     const periodMs = swh.spec.healthcheck.periodSeconds * 1000;
     const wait = rt.lastStatusWriteAt + periodMs - performance.now();
     if (wait > 0) return { requeueAfterMs: wait };
-    const entries = statusEntries(
-      swh,
-      this.node,
-      rt.endpoints,
-      (epKey) => this.#verdict(key, epKey),
-      rt.statusEntries,
-      new Date(),
-    );
+    const entries = this.#statusEntriesNow(key, swh, rt);
     const content = entriesContent(entries);
     if (content === rt.statusApplied) return;
     rt.lastStatusWriteAt = performance.now();

@@ -13,6 +13,7 @@ import { runProbe } from "../probes/run.ts";
 import { createScheduler } from "../probes/scheduler.ts";
 import type { ScheduledProbe } from "../probes/scheduler.ts";
 import type { ProbeSpec } from "../probes/types.ts";
+import { readFirstLine } from "../probes/testing.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
 /** What one scenario process reports. */
@@ -77,14 +78,7 @@ async function startServer(kind: string, count: number): Promise<{ ports: number
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${kind} server exited early`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
+  const text = await readFirstLine(child.stdout, `${kind} server`);
   return {
     ports: JSON.parse(text),
     async stop() {

@@ -159,6 +159,26 @@ export async function startSilentListener(onConnect?: (socket: net.Socket) => vo
   };
 }
 
+/**
+ * Reads a child's stdout up to its first newline (a helper announcing its port), then releases the stream
+ * so the caller can cancel it later; throws naming `who` if the child exits first.
+ */
+export async function readFirstLine(stdout: ReadableStream<Uint8Array>, who: string): Promise<string> {
+  const reader = stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${who} exited before printing its first line`);
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.slice(0, text.indexOf("\n")).trim();
+}
+
 /** A loopback port whose SYNs go unanswered, so connecting hangs until the client gives up. */
 export interface BlackHole extends AsyncDisposable {
   /** Port on 127.0.0.1. */
@@ -181,15 +201,7 @@ export async function startBlackHole(): Promise<BlackHole> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("black-hole helper (python3) exited before printing its port");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const port = Number(text.trim());
+  const port = Number(await readFirstLine(child.stdout, "black-hole helper (python3)"));
   // Fill the accept queue: this connection completes, the next SYNs are dropped.
   const filler = await Deno.connect({ hostname: "127.0.0.1", port });
   return {
