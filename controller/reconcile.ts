@@ -129,7 +129,8 @@ export async function reconcileSwh(
     service = undefined; // a foreign Service's addresses are not ours to report
   } else {
     const key = swhKey(namespace, name);
-    const body = JSON.stringify(desiredService(swh));
+    const desired = desiredService(swh);
+    const body = JSON.stringify(desired);
     const rejected = ctx.rejected.get(key);
     if (rejected && rejected.body === body && ctx.now().getTime() < rejected.retryAt) {
       serviceVerdict = rejected.verdict;
@@ -137,7 +138,7 @@ export async function reconcileSwh(
       action = { requeueAfterMs: rejected.retryAt - ctx.now().getTime() };
     } else {
       try {
-        const applied = await applyService(ctx, swh, service, ownership, log, signal);
+        const applied = await applyService(ctx, swh, desired, service, ownership, log, signal);
         ctx.rejected.delete(key);
         service = applied.service;
         serviceVerdict = applied.handingOver
@@ -219,12 +220,12 @@ interface AppliedService {
 async function applyService(
   ctx: ReconcileContext,
   swh: ServiceWithHealthchecks,
+  desired: ReturnType<typeof desiredService>,
   observed: IService | undefined,
   ownership: ReturnType<typeof serviceOwnership>,
   log: Logger,
   signal: AbortSignal,
 ): Promise<AppliedService> {
-  const desired = desiredService(swh);
   const { namespace = "", name = "" } = swh.metadata;
   let stored = observed;
   if (

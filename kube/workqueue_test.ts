@@ -1,6 +1,7 @@
 /** Unit tests of the work queue: de-duplication, no concurrent runs of one key, delays and backoff. */
 import { deepStrictEqual, ok } from "node:assert";
 import { WorkQueue } from "./workqueue.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 /** Runs the queue with `handler` until `until` resolves, then stops it. */
 async function drive(
@@ -59,7 +60,7 @@ Deno.test("a key is never handled twice at once; added while running, it runs ag
     queue.add("k");
     queue.add("k");
     gate.resolve();
-    while (runs < 2) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => runs >= 2, { what: "two runs" });
     await queue.idle();
   });
   deepStrictEqual({ runs, maxActive }, { runs: 2, maxActive: 1 });
@@ -75,7 +76,7 @@ Deno.test("delayed requeue runs after the delay; an earlier add wins", async () 
     times.push(Date.now() - start);
     return Promise.resolve({});
   }, async () => {
-    while (times.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => times.length >= 1, { what: "a first run" });
   });
   ok(times[0] >= 45 && times[0] < 280, `ran after ${times[0]} ms`);
 });
@@ -88,7 +89,7 @@ Deno.test("handler asking for requeueAfterMs runs again", async () => {
     runs++;
     return Promise.resolve(runs < 3 ? { requeueAfterMs: 10 } : {});
   }, async () => {
-    while (runs < 3) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => runs >= 3, { what: "three runs" });
   });
   deepStrictEqual(runs, 3);
 });
@@ -113,7 +114,7 @@ Deno.test("failures back off exponentially and reset on success; other keys are 
     if (badRuns <= 3) return Promise.reject(new Error("boom"));
     return Promise.resolve({});
   }, async () => {
-    while (badRuns < 4) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => badRuns >= 4, { what: "four failing runs" });
   });
   deepStrictEqual(goodRuns, 1);
   deepStrictEqual(errors.length, 3);
@@ -142,7 +143,7 @@ Deno.test("concurrency bounds the keys handled at once", async () => {
     done++;
     return {};
   }, async () => {
-    while (done < 10) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => done >= 10, { what: "ten keys done" });
   });
   deepStrictEqual(maxActive, 2);
 });

@@ -10,7 +10,7 @@ import { SERVICE_NAME_LABEL } from "../crds/conventions.ts";
 import { SwhResource } from "../crds/resource.ts";
 import { Api, EndpointSlices, HttpTransport, loadKubeconfig, Pods } from "../kube/mod.ts";
 import { PG_BIN } from "../tests/support/postgres.ts";
-import { createVm, DatabaseWorkload, GUIDE_NAMESPACE } from "./lab/guide.ts";
+import { createVm, DatabaseWorkload, GUIDE_NAMESPACE, guideSecretCommand } from "./lab/guide.ts";
 import { Lab } from "./lab/lab.ts";
 import { LabOperator } from "./lab/operator.ts";
 import { requirePrerequisites } from "./prerequisites.ts";
@@ -41,16 +41,7 @@ if (import.meta.main) {
       console.error("[demo] deploying the operator: CRD, RBAC, 2 controllers, an agent per node");
       operator = await LabOperator.deploy(lab, nodes);
       await lab.kubectl(["create", "namespace", GUIDE_NAMESPACE]);
-      await lab.kubectl([
-        "-n",
-        GUIDE_NAMESPACE,
-        "create",
-        "secret",
-        "generic",
-        "cred-secret",
-        "--from-literal=user=postgres",
-        "--from-literal=password=example",
-      ]);
+      await lab.kubectl(guideSecretCommand(GUIDE_NAMESPACE));
       console.error("[demo] starting PostgreSQL db-0 (primary), db-1 and db-2 (streaming replicas)");
       db = await DatabaseWorkload.create(lab, nodes);
       const vm = await createVm(lab, nodes[1]);

@@ -1,4 +1,5 @@
 /** Credentials of PostgreSQL probes mirrored into the operator namespace: created, updated, deleted, reported. */
+import { guideSecretCommand } from "../../tools/lab/guide.ts";
 import { deepStrictEqual, ok } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import { kubectlOk } from "../support/kubectl.ts";
@@ -39,17 +40,7 @@ Deno.test("credentials are mirrored (only needed keys), updated, deleted when un
     );
 
     // The user guide's Secret, exactly as the guide creates it (plus a key that must not be copied).
-    await kubectlOk([
-      "-n",
-      ns,
-      "create",
-      "secret",
-      "generic",
-      "cred-secret",
-      "--from-literal=user=postgres",
-      "--from-literal=password=example",
-      "--from-literal=unrelated=do-not-copy",
-    ]);
+    await kubectlOk(guideSecretCommand(ns, ["--from-literal=unrelated=do-not-copy"]));
     const copy = await waitFor(() => mirrors.getOpt(mirror), { what: "mirrored Secret" });
     deepStrictEqual(copy.data, { user: btoa("postgres"), password: btoa("example") });
     deepStrictEqual(copy.metadata?.labels?.[MIRRORED_SECRET_LABEL], "true");

@@ -37,6 +37,33 @@ async function ensureNamespace(name: string): Promise<void> {
   );
 }
 
+/** Server-side-applies `status` to postgres-read's /status as field manager `manager`. */
+function applyStatus(
+  namespace: string,
+  manager: string,
+  status: Record<string, unknown>,
+): Promise<KubectlResult> {
+  return k(
+    [
+      "apply",
+      "--server-side",
+      "--subresource=status",
+      "--field-manager",
+      manager,
+      "-n",
+      namespace,
+      "-f",
+      "-",
+    ],
+    JSON.stringify({
+      apiVersion: "network.deckhouse.io/v1alpha1",
+      kind: "ServiceWithHealthchecks",
+      metadata: { name: "postgres-read" },
+      status,
+    }),
+  );
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
 async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -124,26 +151,10 @@ Deno.test("admission: the CRD on a real kube-apiserver", async (t) => {
       async () => {
         const guide = corpus.find((c) => c.file.endsWith("guide-postgres-read.yaml"))!;
         await kOk(["create", "-n", namespace, "-f", guide.path]);
-        const status = (manager: string, status: Record<string, unknown>) =>
-          kOk(
-            [
-              "apply",
-              "--server-side",
-              "--subresource=status",
-              "--field-manager",
-              manager,
-              "-n",
-              namespace,
-              "-f",
-              "-",
-            ],
-            JSON.stringify({
-              apiVersion: "network.deckhouse.io/v1alpha1",
-              kind: "ServiceWithHealthchecks",
-              metadata: { name: "postgres-read" },
-              status,
-            }),
-          );
+        const status = async (manager: string, status: Record<string, unknown>) => {
+          const result = await applyStatus(namespace, manager, status);
+          if (result.code !== 0) throw new Error(`status apply as ${manager} failed: ${result.stderr}`);
+        };
         await status("swh-agent-node-a", { endpoints: [{ pod: "db-0", node: "node-a", ready: true }] });
         await status("swh-agent-node-b", {
           endpoints: [{
@@ -190,25 +201,9 @@ Deno.test("admission: the CRD on a real kube-apiserver", async (t) => {
     );
 
     await t.step("the apiserver rejects an invalid status entry", async () => {
-      const result = await k(
-        [
-          "apply",
-          "--server-side",
-          "--subresource=status",
-          "--field-manager",
-          "swh-agent-x",
-          "-n",
-          namespace,
-          "-f",
-          "-",
-        ],
-        JSON.stringify({
-          apiVersion: "network.deckhouse.io/v1alpha1",
-          kind: "ServiceWithHealthchecks",
-          metadata: { name: "postgres-read" },
-          status: { endpoints: [{ node: "node-x", ready: true }] },
-        }),
-      );
+      const result = await applyStatus(namespace, "swh-agent-x", {
+        endpoints: [{ node: "node-x", ready: true }],
+      });
       ok(result.code !== 0 && result.stderr.includes("status.endpoints"), result.stderr);
     });
   } finally {

@@ -8,6 +8,7 @@
 import { run } from "../../tools/cluster/exec.ts";
 import { waitFor } from "../support/wait.ts";
 import type { GuideBackend, GuideDatabase, GuideServers } from "./backend.ts";
+import { SERVER_PORTS } from "../../tools/lab/guide.ts";
 
 const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
 const KIND_SCRIPTS = new URL("./kind/", import.meta.url).pathname;
@@ -48,6 +49,11 @@ async function scriptsConfigMap(ns: string): Promise<void> {
     `--from-file=${KIND_SCRIPTS}serve.sh`,
     `--from-file=${KIND_SCRIPTS}primary-init.sh`,
   ]);
+}
+
+/** Runs `command` in `container` of the client pod; returns its trimmed stdout. */
+async function inClientPod(container: string, command: string[]): Promise<string> {
+  return (await kubectl(["-n", CLIENT_NS, "exec", "client", "-c", container, "--", ...command])).trim();
 }
 
 const scriptsVolume = { name: "scripts", configMap: { name: "swh-e2e-scripts", defaultMode: 0o755 } };
@@ -153,7 +159,6 @@ export class KindBackend implements GuideBackend {
     labels: Record<string, string>,
     kinds: ("http" | "smtp")[],
   ): Promise<GuideServers> {
-    const port = (kind: "http" | "smtp") => (kind === "http" ? 8080 : 2525);
     await applyJson([{
       apiVersion: "v1",
       kind: "Pod",
@@ -162,9 +167,9 @@ export class KindBackend implements GuideBackend {
         containers: kinds.map((kind) => ({
           name: kind,
           image: DENO_IMAGE,
-          command: ["/backends/serve.sh", kind, String(port(kind))],
+          command: ["/backends/serve.sh", kind, String(SERVER_PORTS[kind])],
           env: [{ name: "POD_NAME", value: name }],
-          ports: [{ name: kind, containerPort: port(kind) }],
+          ports: [{ name: kind, containerPort: SERVER_PORTS[kind] }],
           volumeMounts: [{ name: "scripts", mountPath: "/backends" }, {
             name: "control",
             mountPath: "/control",
@@ -186,14 +191,7 @@ export class KindBackend implements GuideBackend {
   }
 
   async sql(host: string, sql: string): Promise<string> {
-    return (await kubectl([
-      "-n",
-      CLIENT_NS,
-      "exec",
-      "client",
-      "-c",
-      "psql",
-      "--",
+    return await inClientPod("psql", [
       "env",
       "PGPASSWORD=example",
       "psql",
@@ -201,24 +199,11 @@ export class KindBackend implements GuideBackend {
       "-XAtq",
       "-c",
       sql,
-    ])).trim();
+    ]);
   }
 
   async client(args: string[]): Promise<string> {
-    return (await kubectl([
-      "-n",
-      CLIENT_NS,
-      "exec",
-      "client",
-      "-c",
-      "deno",
-      "--",
-      "deno",
-      "run",
-      "--allow-net",
-      "/backends/client.ts",
-      ...args,
-    ])).trim();
+    return await inClientPod("deno", ["deno", "run", "--allow-net", "/backends/client.ts", ...args]);
   }
 
   async close(): Promise<void> {

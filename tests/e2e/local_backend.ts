@@ -2,7 +2,13 @@
 import { readState } from "../../tools/cluster/mod.ts";
 import { Lab, type LabNode } from "../../tools/lab/lab.ts";
 import { LabOperator } from "../../tools/lab/operator.ts";
-import { clientRequest, createServerPod, DatabaseWorkload, sqlFromNode } from "../../tools/lab/guide.ts";
+import {
+  clientRequest,
+  createServerPod,
+  DatabaseWorkload,
+  SERVER_PORTS,
+  sqlFromNode,
+} from "../../tools/lab/guide.ts";
 import { requireTestClusterDir } from "../support/env.ts";
 import type { GuideBackend, GuideDatabase, GuideServers } from "./backend.ts";
 
@@ -69,7 +75,7 @@ export class LocalBackend implements GuideBackend {
       namespace: ns,
       node: this.nodes[1],
       labels,
-      servers: Object.fromEntries(kinds.map((k) => [k, k === "http" ? 8080 : 2525])),
+      servers: Object.fromEntries(kinds.map((k) => [k, SERVER_PORTS[k]])),
     });
     return {
       name,

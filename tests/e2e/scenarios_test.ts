@@ -3,6 +3,7 @@
  * behind postgres-read / postgres-write (with failover), one VM serving HTTP and SMTP behind two independent
  * SWHs, and migrating a plain Service to a ServiceWithHealthchecks without dropping its ClusterIP.
  */
+import { guideSecretCommand } from "../../tools/lab/guide.ts";
 import { deepStrictEqual, ok } from "node:assert";
 import { parse } from "yaml";
 import { waitFor } from "../support/wait.ts";
@@ -41,16 +42,7 @@ Deno.test({
 
 async function database(backend: GuideBackend): Promise<void> {
   // Exactly the guide's command (minus its stray trailing argument).
-  await backend.kubectl([
-    "-n",
-    NS,
-    "create",
-    "secret",
-    "generic",
-    "cred-secret",
-    "--from-literal=user=postgres",
-    "--from-literal=password=example",
-  ]);
+  await backend.kubectl(guideSecretCommand(NS));
   const db = await backend.startDatabase(NS);
   const [db0, db1, db2] = ["db-0", "db-1", "db-2"].map((pod) => db.address(pod));
   const started = performance.now();

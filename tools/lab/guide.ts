@@ -18,6 +18,9 @@ const BACKENDS = new URL("./backends/", import.meta.url).pathname;
 /** A lab server program (tools/lab/backends/<name>.ts). */
 export type ServerKind = "http" | "smtp";
 
+/** The ports of the guide's VM: HTTP on 8080, SMTP on 2525 (the guide's targetPorts). */
+export const SERVER_PORTS: Readonly<Record<ServerKind, number>> = { http: 8080, smtp: 2525 };
+
 /** A lab pod running real servers that a test can stop and start again (the pod itself stays). */
 export class ServerPod {
   readonly #running = new Map<ServerKind, ManagedProcess>();
@@ -82,7 +85,7 @@ export function createVm(lab: Lab, node: LabNode, namespace = GUIDE_NAMESPACE): 
     namespace,
     node,
     labels: { vm: "my-vm" },
-    servers: { http: 8080, smtp: 2525 },
+    servers: SERVER_PORTS,
   });
 }
 
@@ -90,6 +93,24 @@ export function createVm(lab: Lab, node: LabNode, namespace = GUIDE_NAMESPACE): 
 export const GUIDE_DB_USER = "postgres";
 /** Password of {@link GUIDE_DB_USER}. */
 export const GUIDE_DB_PASSWORD = "example";
+
+/**
+ * kubectl arguments of the guide's `create secret generic cred-secret …` in namespace `ns` (the guide's line
+ * has a stray trailing argument, left out), plus any `extra` arguments.
+ */
+export function guideSecretCommand(ns: string, extra: string[] = []): string[] {
+  return [
+    "-n",
+    ns,
+    "create",
+    "secret",
+    "generic",
+    "cred-secret",
+    `--from-literal=user=${GUIDE_DB_USER}`,
+    `--from-literal=password=${GUIDE_DB_PASSWORD}`,
+    ...extra,
+  ];
+}
 
 /** The guide's database: `db-0` primary, `db-1` and `db-2` streaming replicas, spread over the nodes. */
 export class DatabaseWorkload {
