@@ -8,7 +8,15 @@ const CRD_FILE = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.
 /** Server-side-applies crds/servicewithhealthchecks.yaml and waits until the kind is established and served. */
 export async function installSwhCrd(): Promise<void> {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk(["wait", "--for=condition=Established", "--timeout=30s", `crd/${SWH_CRD_NAME}`]);
+  // Polled rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
+  await waitFor(async () =>
+    (await kubectlOk([
+      "get",
+      "crd",
+      SWH_CRD_NAME,
+      "-o",
+      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+    ])).trim() === "True", { timeoutMs: 30_000, what: "the CRD to be established" });
   await waitFor(
     () => kubectlOk(["get", "servicewithhealthchecks", "-A", "--chunk-size=1"]).then(() => true),
     {

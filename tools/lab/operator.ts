@@ -9,7 +9,7 @@ import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
 import { SWH_CRD_NAME } from "../../crds/crd.ts";
 import { run } from "../cluster/exec.ts";
 import { freePort } from "../cluster/network.ts";
-import { isRunning, type ManagedProcess, stopProcess } from "../cluster/process.ts";
+import { isRunning, type ManagedProcess, stopProcess, waitUntil } from "../cluster/process.ts";
 import { LAB_GATEWAY } from "./addresses.ts";
 import type { Lab, LabNode } from "./lab.ts";
 
@@ -38,7 +38,20 @@ export class LabOperator {
     for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml"]) {
       await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", `${ROOT}deploy/${file}`]);
     }
-    await lab.kubectl(["wait", "--for=condition=Established", `crd/${SWH_CRD_NAME}`, "--timeout=60s"]);
+    // Polled rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
+    await waitUntil(
+      "the CRD to be established",
+      async () =>
+        (await lab.kubectl([
+          "get",
+          "crd",
+          SWH_CRD_NAME,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        ])).trim() === "True",
+      60_000,
+      200,
+    );
     // Programs in node namespaces cannot reach the registries: fill Deno's cache from here first.
     await run(Deno.execPath(), ["cache", CONTROLLER_MAIN, AGENT_MAIN]);
     const operator = new LabOperator(
