@@ -135,6 +135,8 @@ export class Agent {
   readonly #runtimes = new Map<string, SwhRuntime>();
   readonly #known = new Map<string, KnownSlice>();
   readonly #seeds = new Set<string>();
+  /** Failure reason code of each (endpoint, probe) as of its last result: "" when it passed. */
+  readonly #lastReasons = new Map<string, Map<string, string>>();
   readonly #abort = new AbortController();
   #queueDone: Promise<void> | undefined;
   #synced = false;
@@ -353,6 +355,21 @@ export class Agent {
     const mode = this.#runtimes.get(swhKey)?.swh?.spec.healthcheck.probes[Number(c.probe)]?.mode ?? "unknown";
     this.metrics.probes.inc({ mode, result: c.result.ok ? "success" : "failure" });
     this.metrics.probeSeconds.observe({ mode }, c.result.durationMs / 1000);
+    // The scheduler reports verdict changes only, but status explains *why* an endpoint fails: a new reason
+    // (NotYetProbed → NoCredentials → QueryFalse) while it stays unhealthy must reach status too. Messages alone
+    // (durations, addresses) do not trigger a write, so a steadily failing probe costs nothing.
+    const code = c.result.ok ? "" : failureReasonCode(c.result);
+    let reasons = this.#lastReasons.get(c.endpoint);
+    if (!reasons) this.#lastReasons.set(c.endpoint, reasons = new Map());
+    if (reasons.get(c.probe) === code) return;
+    reasons.set(c.probe, code);
+    this.#queue.add(swhKey, this.#debounce());
+  }
+
+  /** Stops probing one endpoint of an SWH and forgets what was reported about it. */
+  #unschedule(schedulerEndpointKey: string): void {
+    this.#scheduler.remove(schedulerEndpointKey);
+    this.#lastReasons.delete(schedulerEndpointKey);
   }
 
   #recordTransition(swhKey: string, epKey: string, change: HealthChange): void {
@@ -470,7 +487,7 @@ export class Agent {
     }
     for (const epKey of [...rt.scheduled.keys()]) {
       if (seen.has(epKey)) continue;
-      this.#scheduler.remove(schedulerKey(key, epKey));
+      this.#unschedule(schedulerKey(key, epKey));
       rt.scheduled.delete(epKey);
     }
     const healthy = (epKey: string) => this.#scheduler.health(schedulerKey(key, epKey))?.healthy ?? false;
@@ -542,7 +559,7 @@ export class Agent {
   async #teardown(key: string, ns: string, name: string): Promise<void> {
     const rt = this.#runtimes.get(key);
     if (rt) {
-      for (const epKey of rt.scheduled.keys()) this.#scheduler.remove(schedulerKey(key, epKey));
+      for (const epKey of rt.scheduled.keys()) this.#unschedule(schedulerKey(key, epKey));
       this.#runtimes.delete(key);
       this.metrics.endpointsTotal.delete({ swh: key });
       this.metrics.endpointsHealthy.delete({ swh: key });

@@ -12,6 +12,7 @@ import {
   createPod,
   createSwh,
   FAST,
+  httpBackend,
   tcpBackend,
   waitForAddresses,
   withCluster,
@@ -86,6 +87,50 @@ clusterTest("agent: two agents on two nodes write their own status entries side 
 });
 
 clusterTest(
+  "agent: status follows a failing endpoint's reason while its verdict stays unhealthy",
+  async () => {
+    await withCluster("agent-reason", async (ctx) => {
+      const ip = ctx.net.v4(0);
+      const probe = tcpBackend(ip); // only to find a free port; nothing listens once closed
+      const port = probe.port;
+      probe.close();
+      const agent = await startAgent({
+        nodeName: ctx.node,
+        transport: ctx.transport,
+        logger: quiet,
+        ...FAST,
+      });
+      let backend: ReturnType<typeof httpBackend> | undefined;
+      try {
+        await createPod(ctx, { name: "web-0", node: ctx.node, ips: [ip] });
+        await createSwh(ctx, "web", {
+          selector: { app: "web" },
+          ports: [{ port: 80, targetPort: port }],
+          healthcheck: {
+            periodSeconds: 1,
+            probes: [{ mode: "HTTP", timeoutSeconds: 1, http: { targetPort: port, path: "/healthz" } }],
+          },
+        });
+        let seen: string[] = [];
+        const expect = async (want: string) =>
+          await waitFor(async () => {
+            seen = summary(await entries(ctx, "web"));
+            return JSON.stringify(seen) === JSON.stringify([want]);
+          }, { what: `status ${want}`, lastSeen: () => seen });
+        await expect(`web-0@${ctx.node}:false:ConnectionRefused`);
+        // A server appears but answers 503: still unhealthy (no verdict change), yet the reason is different.
+        backend = httpBackend(ip, port);
+        backend.healthy = false;
+        await expect(`web-0@${ctx.node}:false:UnexpectedStatus`);
+      } finally {
+        await agent.stop();
+        await backend?.close();
+      }
+    });
+  },
+);
+
+clusterTest(
   "agent: PostgreSQL probe with mirrored credentials publishes the primary, not the replica",
   async () => {
     await withCluster("agent-pg", async (ctx) => {
@@ -147,10 +192,12 @@ clusterTest(
           },
         });
         // Not mirrored yet: failing with NoCredentials, and nothing crashes.
+        let seen: string[] = [];
         await waitFor(async () => {
           const list = await entries(ctx, "postgres-write");
+          seen = summary(list);
           return list.length === 2 && list.every((e) => e.failingProbes?.[0]?.reason === "NoCredentials");
-        }, { what: "NoCredentials in status" });
+        }, { what: "NoCredentials in status", lastSeen: () => seen });
 
         // What the controller would do: mirror the user's Opaque secret into the operator namespace.
         await Api.namespaced(ctx.transport, Secrets, opNs).create({
@@ -162,14 +209,11 @@ clusterTest(
           stringData: { user: "postgres", password: SUPERUSER_PASSWORD },
         });
         await waitForAddresses(ctx, "postgres-write", [primaryIp]);
-        let last: string[] = [];
         await waitFor(async () => {
-          const list = last = summary(await entries(ctx, "postgres-write"));
-          return JSON.stringify(list) ===
+          seen = summary(await entries(ctx, "postgres-write"));
+          return JSON.stringify(seen) ===
             JSON.stringify([`db-0@${ctx.node}:true`, `db-1@${ctx.node}:false:QueryFalse`]);
-        }, { what: "the replica to fail with QueryFalse" }).catch((e) => {
-          throw new Error(`${e.message}; last ${JSON.stringify(last)}`);
-        });
+        }, { what: "the replica to fail with QueryFalse", lastSeen: () => seen });
       } finally {
         await agent.stop();
         await Api.cluster(ctx.transport, Namespaces).delete(opNs).catch(() => {});

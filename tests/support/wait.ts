@@ -12,6 +12,8 @@ export interface WaitOptions {
   intervalMs?: number;
   /** What is awaited, for the timeout error, e.g. "namespace x to be removed". */
   what?: string;
+  /** What was last observed, for the timeout error (e.g. the state that never became the wanted one). */
+  lastSeen?: () => unknown;
 }
 
 /** Thrown when the condition did not become true before the deadline; carries the last error, if any. */
@@ -41,7 +43,8 @@ export async function waitFor<T>(
     if (Date.now() >= deadline) {
       throw new WaitTimeoutError(
         `timed out after ${timeoutMs} ms waiting for ${opts.what ?? "condition"}` +
-          (lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : lastError})` : ""),
+          (lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : lastError})` : "") +
+          (opts.lastSeen ? `; last seen: ${JSON.stringify(opts.lastSeen())}` : ""),
         { cause: lastError },
       );
     }
