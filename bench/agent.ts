@@ -21,6 +21,8 @@ import type { TestContext } from "../tests/agent/helpers.ts";
 const TRIALS = Number(Deno.env.get("SWH_BENCH_TRIALS") ?? 20);
 const ENDPOINTS = Number(Deno.env.get("SWH_BENCH_ENDPOINTS") ?? 1000);
 const STEADY_SECONDS = Number(Deno.env.get("SWH_BENCH_STEADY_SECONDS") ?? 60);
+/** `--v8-flags` value for the spawned agent instead of the deployed runtime flags (A/B runs; "" = none). */
+const V8_FLAGS = Deno.env.get("SWH_BENCH_AGENT_V8_FLAGS");
 const rows: [string, string][] = [];
 
 function percentile(sorted: number[], p: number): number {
@@ -100,7 +102,10 @@ async function scale(): Promise<void> {
     const ips = Array.from({ length: ENDPOINTS }, (_, i) => ctx.net.v4(i));
     const first = tcpBackend(ips[0]);
     const backends = [first, ...ips.slice(1).map((ip) => tcpBackend(ip, first.port))];
-    const agent = spawnAgent(ctx.node);
+    const agent = spawnAgent(
+      ctx.node,
+      V8_FLAGS === undefined ? {} : { runtimeFlags: V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : [] },
+    );
     try {
       await agent.ready();
       const t0 = performance.now();

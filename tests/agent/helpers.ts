@@ -18,6 +18,7 @@ import type { SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
 import { createLocalAddresses } from "../support/local_addresses.ts";
+import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
 
 /** Field manager of test fixtures. */
@@ -267,18 +268,25 @@ export interface AgentProcess {
   metric(name: string, labelText?: string): Promise<number>;
 }
 
-/** Starts `agent/main.ts` for `node` with narrowed permissions, against the test cluster. */
-export function spawnAgent(node: string, extraEnv: Record<string, string> = {}): AgentProcess {
+/** Options of {@link spawnAgent}. */
+export interface SpawnAgentOptions {
+  /** Extra environment of the agent process. */
+  readonly env?: Record<string, string>;
+  /** Deno/V8 runtime flags instead of the deployed ones ({@link AGENT_RUNTIME_FLAGS}), e.g. for A/B benchmarks. */
+  readonly runtimeFlags?: readonly string[];
+}
+
+/** Starts `agent/main.ts` for `node` with the deployed flags (deploy/permissions.ts), against the test cluster. */
+export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentProcess {
   const kubeconfig = requireTestKubeconfig();
+  // The admin kubeconfig names its certificate files, which sit next to it.
   const kubeDir = kubeconfig.slice(0, kubeconfig.lastIndexOf("/"));
   const opsPort = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-env=NODE_NAME,KUBECONFIG,HOME,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,SWH_NAMESPACE," +
-      "SWH_OPS_PORT,SWH_LOG_LEVEL,LOG_TOKENS,LOG_STREAM",
-      `--allow-read=${kubeDir}`,
+      ...withReadablePaths(AGENT_PERMISSIONS, [kubeDir]),
+      ...(opts.runtimeFlags ?? AGENT_RUNTIME_FLAGS),
       "agent/main.ts",
     ],
     cwd: REPO_ROOT,
@@ -287,7 +295,7 @@ export function spawnAgent(node: string, extraEnv: Record<string, string> = {}):
       KUBECONFIG: kubeconfig,
       SWH_OPS_PORT: String(opsPort),
       SWH_LOG_LEVEL: Deno.env.get("AGENT_LOG") ?? "warn",
-      ...extraEnv,
+      ...opts.env,
     },
     stdin: "null",
     stdout: "inherit",

@@ -4,7 +4,12 @@
  * namespace — each program with its own service account's token and the permission flags of
  * deploy/permissions.ts, so RBAC and Deno permissions are exercised for real.
  */
-import { AGENT_PERMISSIONS, CONTROLLER_PERMISSIONS, withReadablePaths } from "../../deploy/permissions.ts";
+import {
+  AGENT_PERMISSIONS,
+  AGENT_RUNTIME_FLAGS,
+  CONTROLLER_PERMISSIONS,
+  withReadablePaths,
+} from "../../deploy/permissions.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
 import { SWH_CRD_NAME } from "../../crds/crd.ts";
 import { run } from "../cluster/exec.ts";
@@ -95,6 +100,7 @@ export class LabOperator {
       "run",
       "--cached-only",
       ...withReadablePaths(AGENT_PERMISSIONS, [this.agentKubeconfig]),
+      ...AGENT_RUNTIME_FLAGS,
       AGENT_MAIN,
     ], {
       KUBECONFIG: this.agentKubeconfig,
