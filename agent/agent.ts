@@ -34,7 +34,7 @@ import { Registry } from "../ops/metrics.ts";
 import { runProbe as defaultRunProbe } from "../probes/run.ts";
 import { createScheduler } from "../probes/scheduler.ts";
 import type { HealthChange, ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
-import type { ProbeRunner } from "../probes/types.ts";
+import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
 import { desiredSlices, sliceContent } from "./desired_slices.ts";
 import type { SliceBody } from "./desired_slices.ts";
 import { selectEndpoints } from "./endpoints.ts";
@@ -135,8 +135,6 @@ export class Agent {
   readonly #runtimes = new Map<string, SwhRuntime>();
   readonly #known = new Map<string, KnownSlice>();
   readonly #seeds = new Set<string>();
-  /** Failure reason code of each (endpoint, probe) as of its last result: "" when it passed. */
-  readonly #lastReasons = new Map<string, Map<string, string>>();
   readonly #abort = new AbortController();
   #queueDone: Promise<void> | undefined;
   #synced = false;
@@ -358,18 +356,8 @@ export class Agent {
     // The scheduler reports verdict changes only, but status explains *why* an endpoint fails: a new reason
     // (NotYetProbed → NoCredentials → QueryFalse) while it stays unhealthy must reach status too. Messages alone
     // (durations, addresses) do not trigger a write, so a steadily failing probe costs nothing.
-    const code = c.result.ok ? "" : failureReasonCode(c.result);
-    let reasons = this.#lastReasons.get(c.endpoint);
-    if (!reasons) this.#lastReasons.set(c.endpoint, reasons = new Map());
-    if (reasons.get(c.probe) === code) return;
-    reasons.set(c.probe, code);
-    this.#queue.add(swhKey, this.#debounce());
-  }
-
-  /** Stops probing one endpoint of an SWH and forgets what was reported about it. */
-  #unschedule(schedulerEndpointKey: string): void {
-    this.#scheduler.remove(schedulerEndpointKey);
-    this.#lastReasons.delete(schedulerEndpointKey);
+    const code = (r: ProbeResult | undefined) => r?.ok ? "" : failureReasonCode(r);
+    if (code(c.result) !== code(c.previous)) this.#queue.add(swhKey, this.#debounce());
   }
 
   #recordTransition(swhKey: string, epKey: string, change: HealthChange): void {
@@ -487,7 +475,7 @@ export class Agent {
     }
     for (const epKey of [...rt.scheduled.keys()]) {
       if (seen.has(epKey)) continue;
-      this.#unschedule(schedulerKey(key, epKey));
+      this.#scheduler.remove(schedulerKey(key, epKey));
       rt.scheduled.delete(epKey);
     }
     const healthy = (epKey: string) => this.#scheduler.health(schedulerKey(key, epKey))?.healthy ?? false;
@@ -559,7 +547,7 @@ export class Agent {
   async #teardown(key: string, ns: string, name: string): Promise<void> {
     const rt = this.#runtimes.get(key);
     if (rt) {
-      for (const epKey of rt.scheduled.keys()) this.#unschedule(schedulerKey(key, epKey));
+      for (const epKey of rt.scheduled.keys()) this.#scheduler.remove(schedulerKey(key, epKey));
       this.#runtimes.delete(key);
       this.metrics.endpointsTotal.delete({ swh: key });
       this.metrics.endpointsHealthy.delete({ swh: key });

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { installScramCache, isTruthy, POSTGRES_ENV_VARS, probePostgres } from "./postgres.ts";
-import { freePort, makeTestPki, startPostgres } from "../tests/support/postgres.ts";
+import { makeTestPki, startPostgres } from "../tests/support/postgres.ts";
+import { freePort } from "../tools/cluster/network.ts";
 import type { PgInstance } from "../tests/support/postgres.ts";
 import { guardProcess, startSilentListener, waitFor } from "./testing.ts";
 import type { PostgresProbeOptions, PostgresProbeSpec, PostgresTls } from "./types.ts";

@@ -91,6 +91,8 @@ export interface ProbeCompletion {
   readonly probe: string;
   /** The probe's result. */
   readonly result: ProbeResult;
+  /** The probe's result before this one (absent for its first result). */
+  readonly previous?: ProbeResult;
   /** How late the probe started compared with its slot on the grid (concurrency cap, busy event loop). */
   readonly latenessMs: number;
 }
@@ -340,7 +342,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function complete(t: Target, result: ProbeResult, at: number, latenessMs: number): void {
     const before = t.state;
     t.state = nextProbeState(before, policyOf(t.probe), result, at);
-    options.onResult?.({ endpoint: t.ep.key, probe: t.probe.name, result, latenessMs });
+    options.onResult?.({
+      endpoint: t.ep.key,
+      probe: t.probe.name,
+      result,
+      previous: before.last,
+      latenessMs,
+    });
     if (t.state.healthy === before.healthy) return;
     const endpointChanged = recompute(t.ep);
     emit({

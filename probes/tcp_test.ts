@@ -1,7 +1,7 @@
 /** Real-socket tests of the TCP probe: open, refused, never answering, cancelled, invalid target. */
 import assert from "node:assert/strict";
 import { probeTcp } from "./tcp.ts";
-import { freePort } from "../tests/support/postgres.ts";
+import { freePort } from "../tools/cluster/network.ts";
 import { guardProcess, startBlackHole, startSilentListener } from "./testing.ts";
 import type { TcpProbeSpec } from "./types.ts";
 

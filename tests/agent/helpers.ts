@@ -20,6 +20,7 @@ import { waitFor } from "../support/wait.ts";
 import { createLocalAddresses } from "../support/local_addresses.ts";
 import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
+import { freePort } from "../../tools/cluster/network.ts";
 
 /** Field manager of test fixtures. */
 export const TEST_MANAGER = "swh-agent-tests";
@@ -245,14 +246,6 @@ export const FAST = { debounceMs: 20, minWriteIntervalMs: 100 } as const;
 
 /** The repository root (subprocess agents run from there so deno.json's imports resolve). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-
-/** A free TCP port on 127.0.0.1 (for a subprocess agent's ops server). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** An agent running as a real process (`deno run agent/main.ts` with the documented permissions). */
 export interface AgentProcess {

@@ -7,6 +7,7 @@ import { Api, Namespaces, Pods, Secrets } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import { startPostgres, SUPERUSER_PASSWORD } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
+import { freePort } from "../../tools/cluster/network.ts";
 import {
   clusterTest,
   createPod,
@@ -91,9 +92,7 @@ clusterTest(
   async () => {
     await withCluster("agent-reason", async (ctx) => {
       const ip = ctx.net.v4(0);
-      const probe = tcpBackend(ip); // only to find a free port; nothing listens once closed
-      const port = probe.port;
-      probe.close();
+      const port = freePort(ip); // nothing listens there until the test starts a server
       const agent = await startAgent({
         nodeName: ctx.node,
         transport: ctx.transport,
@@ -118,6 +117,8 @@ clusterTest(
             return JSON.stringify(seen) === JSON.stringify([want]);
           }, { what: `status ${want}`, lastSeen: () => seen });
         await expect(`web-0@${ctx.node}:false:ConnectionRefused`);
+        // Nothing pending (the echo of our own status write included), so only the new reason can cause a write.
+        await agent.agent.settled(2_000);
         // A server appears but answers 503: still unhealthy (no verdict change), yet the reason is different.
         backend = httpBackend(ip, port);
         backend.healthy = false;

@@ -2,7 +2,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
-import { freePort } from "../support/postgres.ts";
+import { freePort } from "../../tools/cluster/network.ts";
 import { Api, Leases, Namespaces, Services } from "../../kube/mod.ts";
 import { SwhResource } from "../../controller/mod.ts";
 import { adminTransport, applySwh, swhBody } from "./helpers.ts";

@@ -1,5 +1,5 @@
 /** Installs the committed ServiceWithHealthchecks CRD into the test cluster (one helper for every suite). */
-import { SWH_CRD_NAME } from "../../crds/crd.ts";
+import { swhCrdEstablished } from "../../tools/lab/operator.ts";
 import { kubectlOk } from "./kubectl.ts";
 import { waitFor } from "./wait.ts";
 
@@ -8,15 +8,7 @@ const CRD_FILE = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.
 /** Server-side-applies crds/servicewithhealthchecks.yaml and waits until the kind is established and served. */
 export async function installSwhCrd(): Promise<void> {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  // Polled rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
-  await waitFor(async () =>
-    (await kubectlOk([
-      "get",
-      "crd",
-      SWH_CRD_NAME,
-      "-o",
-      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-    ])).trim() === "True", { timeoutMs: 30_000, what: "the CRD to be established" });
+  await waitFor(() => swhCrdEstablished(kubectlOk), { timeoutMs: 30_000, what: "the CRD to be established" });
   await waitFor(
     () => kubectlOk(["get", "servicewithhealthchecks", "-A", "--chunk-size=1"]).then(() => true),
     {

@@ -10,6 +10,7 @@
  */
 
 import { createCa, signedCert } from "../../tools/cluster/pki.ts";
+import { freePort } from "../../tools/cluster/network.ts";
 
 /** Where the PostgreSQL binaries live; override with SWH_PG_BIN. */
 export const PG_BIN: string = Deno.env.get("SWH_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
@@ -92,14 +93,6 @@ export async function requirePostgres(): Promise<{ uid: number; gid: number }> {
     throw new Error("OS user `postgres` is missing (it comes with the Debian postgresql package)");
   }
   return { uid: Number(ids.trim()), gid: Number(gid.trim()) };
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function run(

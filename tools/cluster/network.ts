@@ -20,9 +20,9 @@ export async function deleteInterface(name: string): Promise<void> {
   if (exists.code === 0) await run("ip", ["link", "del", name]);
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (the OS picks it). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** A TCP port that was free a moment ago on `hostname` (the OS picks it). */
+export function freePort(hostname = "127.0.0.1"): number {
+  const listener = Deno.listen({ hostname, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;

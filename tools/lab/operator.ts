@@ -24,6 +24,21 @@ const AGENT_MAIN = `${ROOT}agent/main.ts`;
 /** Port of each agent's ops server inside its node namespace (namespaces do not share ports). */
 export const AGENT_OPS_PORT = 9090;
 
+/**
+ * Whether the ServiceWithHealthchecks CRD reports `Established=True`, asked through `kubectl`. Polled by callers
+ * rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
+ */
+export async function swhCrdEstablished(kubectl: (args: string[]) => Promise<string>): Promise<boolean> {
+  const status = await kubectl([
+    "get",
+    "crd",
+    SWH_CRD_NAME,
+    "-o",
+    'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+  ]);
+  return status.trim() === "True";
+}
+
 /** The running operator. */
 export class LabOperator {
   readonly #controllers: ManagedProcess[] = [];
@@ -43,17 +58,9 @@ export class LabOperator {
     for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml"]) {
       await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", `${ROOT}deploy/${file}`]);
     }
-    // Polled rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
     await waitUntil(
       "the CRD to be established",
-      async () =>
-        (await lab.kubectl([
-          "get",
-          "crd",
-          SWH_CRD_NAME,
-          "-o",
-          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-        ])).trim() === "True",
+      () => swhCrdEstablished((args) => lab.kubectl(args)),
       60_000,
       200,
     );
