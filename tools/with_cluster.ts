@@ -1,6 +1,7 @@
 /** Runs a piece of work against a throwaway local cluster that is torn down whatever happens. */
 import { clusterDir, type ClusterState, down, up } from "./cluster/mod.ts";
 import { removeNetwork } from "./lab/network.ts";
+import { acquireLabLock } from "./lab_lock.ts";
 import { TEST_CLUSTER_DIR_ENV, TEST_KUBECONFIG_ENV, TEST_KUBECTL_ENV } from "../tests/support/env.ts";
 
 /** Environment variables that hand the cluster to child processes (the contract of tests/support/env.ts). */
@@ -17,14 +18,16 @@ const SIGNAL_GRACE_MS = 15_000;
 
 /**
  * Brings up a cluster instance named `name-<pid>`, runs `work`, and always brings it down again — with any
- * lab network left on it — on success, on a thrown error, and on SIGINT/SIGTERM: the first signal aborts
- * `work`'s signal so it can clean up; if it has not returned within a grace period (or on a second signal)
- * everything is torn down and the process exits 130/143.
+ * lab network left on it — on success, on a thrown error, and on SIGINT/SIGTERM/SIGHUP (a closed terminal):
+ * the first signal aborts `work`'s signal so it can clean up; if it has not returned within a grace period (or
+ * on a second signal) everything is torn down and the process exits 128 + the signal number. The machine's
+ * lab lock (lab_lock.ts) is held throughout: a second run refuses instead of tearing this one's network down.
  */
 export async function withCluster<T>(
   name: string,
   work: (state: ClusterState, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
+  const lock = await acquireLabLock(name, { log: (line) => console.error(line) });
   const instance = `${name}-${Deno.pid}`;
   const dir = clusterDir(instance);
   const abort = new AbortController();
@@ -34,6 +37,7 @@ export async function withCluster<T>(
       // The lab's processes and namespaces live on this cluster: never leave them behind it.
       await removeNetwork().catch((error) => console.error(`[cluster] removing the lab network: ${error}`));
       await down({ dir, log: (line) => console.error(line) });
+      lock.release();
     })();
   const onSignal = (signal: Deno.Signal, code: number) => () => {
     const forced = () => teardown().finally(() => Deno.exit(code));
@@ -45,6 +49,7 @@ export async function withCluster<T>(
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGINT", onSignal("SIGINT", 130)],
     ["SIGTERM", onSignal("SIGTERM", 143)],
+    ["SIGHUP", onSignal("SIGHUP", 129)],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
