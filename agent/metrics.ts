@@ -15,6 +15,8 @@ export interface AgentMetrics {
   readonly apiWrites: Counter;
   /** Watch streams restarted (errors, 410 relists), by resource. */
   readonly watchRestarts: Counter;
+  /** Changes the caches received (list and watch), by resource: what other components' writes cost this agent. */
+  readonly watchEvents: Counter;
   /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
   readonly transitions: Counter;
   /** Events dropped by the agent's rate limit. */
@@ -36,6 +38,10 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     ),
     apiWrites: registry.counter("swh_agent_api_writes_total", "API writes by resource, verb and outcome."),
     watchRestarts: registry.counter("swh_agent_watch_restarts_total", "Watch restarts (errors, relists)."),
+    watchEvents: registry.counter(
+      "swh_agent_watch_events_total",
+      "Object changes the agent's caches received (initial lists and watch events), by resource.",
+    ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),
   };

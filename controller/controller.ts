@@ -22,14 +22,11 @@ import {
 } from "../crds/conventions.ts";
 import { WorkQueue } from "../kube/workqueue.ts";
 import type { Action } from "../kube/workqueue.ts";
-import {
-  CREDENTIALS_KEY,
-  isMirroredSecret,
-  parseSwhKey,
-  reconcileCredentials,
-  reconcileSwh,
-  swhKey,
-} from "./reconcile.ts";
+import { CREDENTIALS_KEY, parseSwhKey, reconcileSwh, swhKey } from "./reconcile.ts";
+import { isMirroredSecret, reconcileCredentials } from "./mirror.ts";
+import { Index } from "../kube/index.ts";
+import { stripManagedFields } from "../kube/mod.ts";
+import { ReportResource } from "../crds/resource.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 import { credentialRefs } from "./credentials.ts";
 import { controllerMetrics } from "./metrics.ts";
@@ -69,6 +66,11 @@ export interface ControllerOptions {
   resyncMs?: number;
   /** Retry delay after the apiserver rejected a Service (default 5 min). */
   rejectedRetryMs?: number;
+  /**
+   * Least time between two status writes of one SWH (default 1 s): the first change after a quiet period is
+   * written at once, a burst of agent writes becomes one status write.
+   */
+  statusIntervalMs?: number;
   /** First retry delay of a failing reconcile (default 500 ms; doubles up to 60 s). */
   backoffInitialMs?: number;
   /** Logger (default JSON lines on stderr, component `controller`). */
@@ -134,10 +136,20 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const secrets = new Informer<ISecret>(Api.all(transport, Secrets), { onError: onWatchError("secrets") });
   const slices = new Informer<IEndpointSlice>(Api.all(transport, EndpointSlices), {
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+    transform: stripManagedFields,
     onError: onWatchError("endpointslices"),
   });
+  const reports = new Informer(Api.namespaced(transport, ReportResource, operatorNamespace), {
+    transform: stripManagedFields,
+    onError: onWatchError("reports"),
+  });
   const nodes = new Informer<INode>(Api.cluster(transport, Nodes), { onError: onWatchError("nodes") });
-  const informers = [swhs, services, secrets, slices, nodes] as const;
+  const informers = [swhs, services, secrets, slices, reports, nodes] as const;
+  const slicesBySwh = new Index(slices, (s) => {
+    const name = s.metadata?.labels?.[SERVICE_NAME_LABEL];
+    return name ? [`${s.metadata?.namespace}/${name}`] : [];
+  });
+  const reportsBySwh = new Index(reports, (r) => [`${r.swh.namespace}/${r.swh.name}`]);
 
   const events = new EventRecorder(transport, {
     component: CONTROLLER_FIELD_MANAGER,
@@ -148,8 +160,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
     swhs,
     services,
     secrets,
-    slices,
     nodes,
+    slicesBySwh,
+    reportsBySwh,
     transport,
     swhApi: Api.all(transport, SwhResource),
     events,
@@ -158,6 +171,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     now: () => new Date(),
     rejectedRetryMs: options.rejectedRetryMs,
     rejected: new Map(),
+    statusIntervalMs: options.statusIntervalMs ?? 1000,
+    statusWrittenAt: new Map(),
   };
 
   const queue = new WorkQueue({
@@ -196,9 +211,15 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
     if (enqueueSwhsUsingSecret(namespace, name)) queue.add(CREDENTIALS_KEY);
   });
+  // An agent writes a slice and then its report for the same change: wait for both before summarising.
+  const AGENT_SETTLE_MS = 100;
   slices.subscribe((e) => {
     const name = e.object.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (name) queue.add(swhKey(e.object.metadata?.namespace ?? "", name));
+    if (name) queue.add(swhKey(e.object.metadata?.namespace ?? "", name), AGENT_SETTLE_MS);
+  });
+  reports.subscribe((e) => {
+    const { namespace, name } = e.object.swh ?? {};
+    if (namespace && name) queue.add(swhKey(namespace, name), AGENT_SETTLE_MS);
   });
   nodes.subscribe((e) => {
     if (e.type !== "delete") return;
@@ -234,10 +255,10 @@ export async function startController(options: ControllerOptions = {}): Promise<
 
   const enqueueAll = () => {
     for (const swh of swhs.list()) queue.add(swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? ""));
-    // Keys of SWHs that vanished while nobody reconciled: their orphaned slices.
-    for (const slice of slices.list()) {
-      const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-      if (name) queue.add(swhKey(slice.metadata?.namespace ?? "", name));
+    // Keys of SWHs that vanished while nobody reconciled: their orphaned slices and reports.
+    for (const key of new Set([...slicesBySwh.keys(), ...reportsBySwh.keys()])) {
+      const i = key.indexOf("/");
+      queue.add(swhKey(key.slice(0, i), key.slice(i + 1)));
     }
     queue.add(CREDENTIALS_KEY);
   };

@@ -1,29 +1,31 @@
-/** The reconcilers: one SWH → its Service, clean-up and status; all SWHs → the mirrored credentials. */
+/**
+ * The SWH reconcile: one ServiceWithHealthchecks → its Service, clean-up, and its status aggregated from the
+ * agents' slices and node reports. (The credentials reconcile is controller/mirror.ts.)
+ *
+ * @module
+ */
 import type { IService } from "kubernetes-models/v1/Service";
 import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
+import type { Index } from "../kube/index.ts";
 import type { KubeTransport, Store } from "../kube/mod.ts";
-import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Secrets, Services } from "../kube/mod.ts";
+import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Services } from "../kube/mod.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { applyWouldChange } from "../kube/ssa.ts";
+import type { Action } from "../kube/workqueue.ts";
 import type { Logger } from "../ops/log.ts";
+import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
-import {
-  agentFieldManager,
-  CONTROLLER_FIELD_MANAGER,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-  MIRRORED_SECRET_LABEL,
-  NODE_LABEL,
-  SERVICE_NAME_LABEL,
-} from "../crds/conventions.ts";
+import { CONTROLLER_FIELD_MANAGER, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
+import { credentialsVerdict } from "./credentials.ts";
 import { adoptionRequested, desiredService, SERVICE_LIST_KEYS, serviceOwnership } from "./desired_service.ts";
+import { aggregateEndpoints } from "./endpoints.ts";
+import type { EndpointView } from "./endpoints.ts";
 import { desiredStatus, STATUS_LIST_KEYS } from "./status.ts";
 import type { ConditionVerdict } from "./status.ts";
-import { credentialsVerdict, desiredMirroredSecrets } from "./credentials.ts";
-import type { Action } from "../kube/workqueue.ts";
 
 /** Everything a reconcile reads and writes through; built by the controller, replaceable in tests. */
 export interface ReconcileContext {
@@ -31,15 +33,18 @@ export interface ReconcileContext {
   swhs: Store<ServiceWithHealthchecks>;
   services: Store<IService>;
   secrets: Store<ISecret>;
-  slices: Store<IEndpointSlice>;
   nodes: Store<INode>;
+  /** The agents' EndpointSlices by SWH (`namespace/name`, from the service-name label). */
+  slicesBySwh: Index<IEndpointSlice>;
+  /** The agents' node reports by SWH (`namespace/name`). */
+  reportsBySwh: Index<SwhNodeReport>;
   /** The (instrumented) transport writes go through. */
   transport: KubeTransport;
   /** SWH API spanning all namespaces (its status applies name their namespace). */
   swhApi: Api<ServiceWithHealthchecks>;
   /** Events about SWHs. */
   events: EventRecorder;
-  /** Where mirrored Secrets live. */
+  /** Where mirrored Secrets and node reports live. */
   operatorNamespace: string;
   log: Logger;
   /** Clock for condition timestamps. */
@@ -51,6 +56,10 @@ export interface ReconcileContext {
    * again. Reconciles caused by our own status write or by unrelated events do not resend a rejected body.
    */
   rejected: Map<string, { body: string; verdict: ConditionVerdict; retryAt: number }>;
+  /** Least time between two status writes of one SWH (a burst of agent writes becomes one status write). */
+  statusIntervalMs: number;
+  /** When each SWH's status was last written (performance.now), by queue key. */
+  statusWrittenAt: Map<string, number>;
 }
 
 /** Key of the global credentials reconcile in the work queue. */
@@ -84,18 +93,19 @@ function isRejection(err: unknown): err is KubeApiError {
     err.code !== 409 && err.code !== 429;
 }
 
-function subject(swh: ServiceWithHealthchecks) {
+/** The SWH as the subject of an Event. */
+export function subject(
+  swh: ServiceWithHealthchecks,
+): { apiVersion: string; kind: string; metadata: ServiceWithHealthchecks["metadata"] } {
   return { apiVersion: SWH_API_VERSION, kind: SWH_KIND, metadata: swh.metadata };
 }
 
-/** The agent field-manager prefix, from the shared convention (`agentFieldManager("")`). */
-const AGENT_MANAGER_PREFIX = agentFieldManager("");
-
 /**
  * Brings one SWH's world in line: its Service (server-side apply, only when it would change; foreign
- * Services refused unless adoption is requested), leftovers of vanished nodes (EndpointSlices and status
- * entries), and the controller's status fields (only when they would change). Idempotent; never throws for
- * problems a retry cannot fix (they become conditions and Events).
+ * Services refused unless adoption is requested), leftovers of vanished nodes and deleted namesakes (slices,
+ * node reports), and the status (only when it would change, and at most once per `statusIntervalMs` — the
+ * first change after a quiet period at once). Idempotent; never throws for problems a retry cannot fix (they
+ * become conditions and Events).
  */
 export async function reconcileSwh(
   ctx: ReconcileContext,
@@ -104,10 +114,13 @@ export async function reconcileSwh(
   signal: AbortSignal,
 ): Promise<Action> {
   let swh = ctx.swhs.get(namespace, name);
+  const key = swhKey(namespace, name);
   const log = ctx.log.with({ object: `${namespace}/${name}`, kind: SWH_KIND });
   if (!swh || swh.metadata.deletionTimestamp) {
-    ctx.rejected.delete(swhKey(namespace, name));
-    await deleteOrphanSlices(ctx, namespace, name, swh, log, signal);
+    ctx.rejected.delete(key);
+    ctx.statusWrittenAt.delete(key);
+    // Being deleted: garbage collection removes the slices once finalizers are done; reports are ours to remove.
+    await deleteLeftovers(ctx, namespace, name, undefined, log, signal);
     return {};
   }
   let action: Action = {};
@@ -128,7 +141,6 @@ export async function reconcileSwh(
     ctx.events.record(subject(swh), "Warning", "ServiceConflict", serviceVerdict.message);
     service = undefined; // a foreign Service's addresses are not ours to report
   } else {
-    const key = swhKey(namespace, name);
     const desired = desiredService(swh);
     const body = JSON.stringify(desired);
     const rejected = ctx.rejected.get(key);
@@ -177,37 +189,60 @@ export async function reconcileSwh(
     ctx.events.record(subject(swh), "Warning", credentials.reason, credentials.message);
   }
 
-  // 3. Leftovers of nodes that no longer exist.
-  await deleteSlicesOfVanishedNodes(ctx, swh, log, signal);
-  swh = await removeStatusOfVanishedNodes(ctx, swh, log, signal);
+  // 3. Leftovers of vanished nodes and deleted namesakes; per-pod entries agents wrote into status (v0.1).
+  await deleteLeftovers(ctx, namespace, name, swh, log, signal);
+  swh = await removeAgentStatusEntries(ctx, swh, log, signal);
 
-  // 4. The controller's status fields.
+  // 4. The status, from the Service and what the agents published and reported.
   const status = desiredStatus(swh, {
     service: serviceVerdict,
     credentials,
     serviceObject: service,
+    endpoints: endpointView(ctx, swh),
     now: ctx.now(),
   });
   const body = { apiVersion: SWH_API_VERSION, kind: SWH_KIND, metadata: { name, namespace }, status };
   if (
-    applyWouldChange(swh, body, {
+    !applyWouldChange(swh, body, {
       manager: CONTROLLER_FIELD_MANAGER,
       subresource: "status",
       listKeys: STATUS_LIST_KEYS,
     })
-  ) {
-    try {
-      await ctx.swhApi.applyStatus(body as ServiceWithHealthchecks, {
-        fieldManager: CONTROLLER_FIELD_MANAGER,
-        force: true,
-        signal,
-      });
-    } catch (err) {
-      if (isApiError(err, 404)) return {}; // deleted meanwhile: the delete event reconciles again
-      throw new ReconcileError(`apply status of ${namespace}/${name}`, err);
-    }
+  ) return action;
+  const nowMs = performance.now();
+  const due = (ctx.statusWrittenAt.get(key) ?? -Infinity) + ctx.statusIntervalMs;
+  if (due > nowMs) return soonest(action, { requeueAfterMs: due - nowMs });
+  ctx.statusWrittenAt.set(key, nowMs);
+  try {
+    await ctx.swhApi.applyStatus(body as ServiceWithHealthchecks, {
+      fieldManager: CONTROLLER_FIELD_MANAGER,
+      force: true,
+      signal,
+    });
+  } catch (err) {
+    if (isApiError(err, 404)) return {}; // deleted meanwhile: the delete event reconciles again
+    throw new ReconcileError(`apply status of ${namespace}/${name}`, err);
   }
   return action;
+}
+
+/** The earlier of two requeue actions. */
+function soonest(a: Action, b: Action): Action {
+  if (a.requeueAfterMs === undefined) return b;
+  if (b.requeueAfterMs === undefined) return a;
+  return a.requeueAfterMs <= b.requeueAfterMs ? a : b;
+}
+
+/** The pods of an SWH as its agents' slices and reports show them. */
+export function endpointView(ctx: ReconcileContext, swh: ServiceWithHealthchecks): EndpointView {
+  const key = `${swh.metadata.namespace}/${swh.metadata.name}`;
+  return aggregateEndpoints(
+    swh,
+    ctx.slicesBySwh.get(key),
+    ctx.reportsBySwh.get(key),
+    swh.status?.endpoints,
+    ctx.now(),
+  );
 }
 
 /** The Service as stored, and whether an adoption is still waiting to remove the old selector. */
@@ -256,7 +291,7 @@ async function applyService(
     // Hand-over of an adopted Service. Apply cannot remove a field it does not own, so the previous
     // manager's selector stays — and with it the built-in endpoints — until the agents have published a
     // verified endpoint: traffic through the ClusterIP never meets an empty Service during a migration.
-    if (!(swh.status?.endpoints ?? []).some((e) => e.ready)) {
+    if (endpointView(ctx, swh).ready === 0) {
       log.info("adopted Service keeps its selector until an endpoint passes its probes");
       return { service: stored, handingOver: true };
     }
@@ -298,163 +333,4 @@ async function deleteBuiltInEndpoints(
     if (!isApiError(err, 404)) throw err;
   });
   log.info("deleted the built-in endpoints left by the Service's selector", { slices: builtIn.items.length });
-}
-
-/** EndpointSlices carrying our labels for this SWH whose node is gone are deleted. */
-async function deleteSlicesOfVanishedNodes(
-  ctx: ReconcileContext,
-  swh: ServiceWithHealthchecks,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<void> {
-  const { namespace, name } = swh.metadata;
-  for (const slice of ctx.slices.list()) {
-    const labels = slice.metadata?.labels ?? {};
-    if (slice.metadata?.namespace !== namespace || labels[SERVICE_NAME_LABEL] !== name) continue;
-    const node = labels[NODE_LABEL];
-    if (!node || ctx.nodes.get(undefined, node)) continue;
-    await deleteSlice(ctx, slice, signal);
-    log.info("deleted EndpointSlice of a vanished node", { slice: slice.metadata?.name, node });
-    ctx.events.record(
-      subject(swh),
-      "Normal",
-      "StaleEndpointSliceDeleted",
-      `deleted EndpointSlice ${slice.metadata?.name}: node ${node} no longer exists`,
-    );
-  }
-}
-
-/**
- * Entries in `status.endpoints` written by agents of nodes that no longer exist are removed by applying an
- * empty status as that node's field manager: server-side apply then drops exactly the entries that manager
- * owned, and no other agent's entries. Returns the SWH as stored afterwards.
- */
-async function removeStatusOfVanishedNodes(
-  ctx: ReconcileContext,
-  swh: ServiceWithHealthchecks,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<ServiceWithHealthchecks> {
-  const { namespace, name } = swh.metadata;
-  const managers = new Set<string>();
-  for (const entry of swh.metadata.managedFields as { manager?: string; subresource?: string }[] ?? []) {
-    if (entry.subresource !== "status" || !entry.manager?.startsWith(AGENT_MANAGER_PREFIX)) continue;
-    const node = entry.manager.slice(AGENT_MANAGER_PREFIX.length);
-    if (node && !ctx.nodes.get(undefined, node)) managers.add(entry.manager);
-  }
-  let current = swh;
-  for (const manager of managers) {
-    const node = manager.slice(AGENT_MANAGER_PREFIX.length);
-    try {
-      current = await ctx.swhApi.applyStatus(
-        {
-          apiVersion: SWH_API_VERSION,
-          kind: SWH_KIND,
-          metadata: { name, namespace },
-        } as ServiceWithHealthchecks,
-        { fieldManager: manager, force: true, signal },
-      );
-    } catch (err) {
-      if (isApiError(err, 404)) return current;
-      throw new ReconcileError(`remove status entries of node ${node} from ${namespace}/${name}`, err);
-    }
-    log.info("removed status entries of a vanished node", { node });
-    ctx.events.record(
-      subject(swh),
-      "Normal",
-      "StaleEndpointsRemoved",
-      `removed the endpoint entries of node ${node}, which no longer exists`,
-    );
-  }
-  return current;
-}
-
-/** Our EndpointSlices named after an SWH that no longer exists (ownerReference GC normally gets there first). */
-async function deleteOrphanSlices(
-  ctx: ReconcileContext,
-  namespace: string,
-  name: string,
-  swh: ServiceWithHealthchecks | undefined,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<void> {
-  if (swh) return; // being deleted: GC removes dependents once finalizers are done
-  for (const slice of ctx.slices.list()) {
-    const labels = slice.metadata?.labels ?? {};
-    if (slice.metadata?.namespace !== namespace || labels[SERVICE_NAME_LABEL] !== name) continue;
-    await deleteSlice(ctx, slice, signal);
-    log.info("deleted EndpointSlice of a deleted ServiceWithHealthchecks", { slice: slice.metadata?.name });
-  }
-}
-
-async function deleteSlice(ctx: ReconcileContext, slice: IEndpointSlice, signal: AbortSignal): Promise<void> {
-  const namespace = slice.metadata?.namespace ?? "";
-  const sliceName = slice.metadata?.name ?? "";
-  try {
-    await Api.namespaced(ctx.transport, EndpointSlices, namespace).delete(sliceName, {
-      preconditions: { uid: slice.metadata?.uid },
-      signal,
-    });
-  } catch (err) {
-    if (isApiError(err, 404) || isApiError(err, 409)) return; // gone already, or replaced by a new slice
-    throw new ReconcileError(`delete EndpointSlice ${namespace}/${sliceName}`, err);
-  }
-}
-
-/** Whether a Secret is one of our mirrored copies. */
-export function isMirroredSecret(secret: ISecret, operatorNamespace: string): boolean {
-  return secret.metadata?.namespace === operatorNamespace &&
-    secret.metadata?.labels?.[MIRRORED_SECRET_LABEL] !== undefined;
-}
-
-/** Whether an EndpointSlice is one the agents manage. */
-export function isAgentSlice(slice: IEndpointSlice): boolean {
-  return slice.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
-}
-
-/**
- * Makes the operator namespace hold exactly the copies {@link desiredMirroredSecrets} computes: applies new
- * or changed ones (only when they would change), deletes copies nobody references any more.
- */
-export async function reconcileCredentials(ctx: ReconcileContext, signal: AbortSignal): Promise<Action> {
-  const desired = desiredMirroredSecrets(
-    ctx.swhs.list(),
-    (ns, n) => ctx.secrets.get(ns, n),
-    ctx.operatorNamespace,
-  );
-  const log = ctx.log.with({ kind: "Secret", namespace: ctx.operatorNamespace });
-  for (const [name, secret] of desired) {
-    const observed = ctx.secrets.get(ctx.operatorNamespace, name);
-    if (!applyWouldChange(observed, secret, { manager: CONTROLLER_FIELD_MANAGER })) continue;
-    try {
-      await Api.namespaced(ctx.transport, Secrets, ctx.operatorNamespace).apply(secret, {
-        fieldManager: CONTROLLER_FIELD_MANAGER,
-        force: true,
-        signal,
-      });
-    } catch (err) {
-      throw new ReconcileError(`apply mirrored Secret ${ctx.operatorNamespace}/${name}`, err);
-    }
-    log.info(observed ? "updated mirrored credentials" : "mirrored credentials", {
-      object: `${ctx.operatorNamespace}/${name}`,
-      source: secret.metadata?.annotations,
-    });
-  }
-  for (const secret of ctx.secrets.list()) {
-    const name = secret.metadata?.name ?? "";
-    if (!isMirroredSecret(secret, ctx.operatorNamespace) || desired.has(name)) continue;
-    try {
-      await Api.namespaced(ctx.transport, Secrets, ctx.operatorNamespace).delete(name, {
-        preconditions: { uid: secret.metadata?.uid },
-        signal,
-      });
-    } catch (err) {
-      if (isApiError(err, 404) || isApiError(err, 409)) continue;
-      throw new ReconcileError(`delete mirrored Secret ${ctx.operatorNamespace}/${name}`, err);
-    }
-    log.info("deleted mirrored credentials no ServiceWithHealthchecks references", {
-      object: `${ctx.operatorNamespace}/${name}`,
-    });
-  }
-  return {};
 }

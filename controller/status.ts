@@ -1,10 +1,11 @@
-/** The controller's part of an SWH's status, as a pure function of what a reconcile observed. */
+/** An SWH's status, as a pure function of what a reconcile observed. */
 import type { IService } from "kubernetes-models/v1/Service";
 import type { ListMapKeys } from "../kube/ssa.ts";
 import type { ServiceWithHealthchecks, SwhCondition, SwhStatus } from "../crds/schema.ts";
+import type { EndpointView } from "./endpoints.ts";
 
 /** List-maps of a status apply body (for change detection). */
-export const STATUS_LIST_KEYS: ListMapKeys = { "status.conditions": ["type"] };
+export const STATUS_LIST_KEYS: ListMapKeys = { "status.conditions": ["type"], "status.endpoints": ["pod"] };
 
 /** Condition types the controller owns. */
 export const CONDITION = {
@@ -31,14 +32,10 @@ export interface StatusInputs {
   credentials: ConditionVerdict;
   /** The Service as stored, when it is ours; its addresses and load-balancer ingress are reflected. */
   serviceObject?: IService;
+  /** The pods, aggregated from the agents' slices and reports (controller/endpoints.ts). */
+  endpoints: EndpointView;
   /** Clock, for lastTransitionTime. */
   now: Date;
-}
-
-/** Endpoint counts from the agents' per-pod entries. */
-export function endpointCounts(swh: ServiceWithHealthchecks): { ready: number; total: number } {
-  const entries = swh.status?.endpoints ?? [];
-  return { ready: entries.filter((e) => e.ready).length, total: entries.length };
 }
 
 /** metav1 time text without milliseconds, as the apiserver stores it (so comparisons stay stable). */
@@ -84,7 +81,7 @@ export function readyVerdict(
     status: "False",
     reason: "NoReadyEndpoints",
     message: counts.total === 0
-      ? "no selected pod has been reported by an agent yet"
+      ? "no agent has published or reported a selected pod yet"
       : `0/${counts.total} endpoints pass their probes`,
   };
 }
@@ -114,13 +111,13 @@ function loadBalancerIngress(
 }
 
 /**
- * The status fields the controller owns (conditions Ready/ServiceReady/Credentials, counts, observed
- * generation, Service addresses). `endpoints` is the agents' and is never part of it.
+ * The whole status: conditions Ready/ServiceReady/Credentials, counts and per-pod entries, observed generation,
+ * Service addresses.
  */
 export function desiredStatus(swh: ServiceWithHealthchecks, inputs: StatusInputs): SwhStatus {
   const generation = swh.metadata.generation;
   const previous = swh.status?.conditions;
-  const counts = endpointCounts(swh);
+  const counts = inputs.endpoints;
   const conditions = [
     condition(CONDITION.ready, readyVerdict(inputs.service, counts), previous, generation, inputs.now),
     condition(CONDITION.serviceReady, inputs.service, previous, generation, inputs.now),
@@ -133,6 +130,8 @@ export function desiredStatus(swh: ServiceWithHealthchecks, inputs: StatusInputs
     readyEndpoints: counts.ready,
     totalEndpoints: counts.total,
     endpointSummary: `${counts.ready}/${counts.total}`,
+    ...(counts.entries.length ? { endpoints: counts.entries } : {}),
+    ...(counts.omitted ? { endpointsOmitted: counts.omitted } : {}),
   };
   if (svc?.spec?.clusterIP) status.clusterIP = svc.spec.clusterIP;
   if (svc?.spec?.clusterIPs?.length) status.clusterIPs = svc.spec.clusterIPs;

@@ -3,31 +3,30 @@ import { deepStrictEqual } from "node:assert";
 import { desiredStatus } from "./status.ts";
 import type { ConditionVerdict } from "./status.ts";
 import { makeSwh } from "./testing.ts";
+import type { EndpointView } from "./endpoints.ts";
 
 const OK: ConditionVerdict = { status: "True", reason: "Applied", message: "Service applied" };
 const CREDS: ConditionVerdict = { status: "True", reason: "NotRequired", message: "none" };
 const T0 = new Date("2025-01-01T00:00:00.123Z");
 const T1 = new Date("2025-01-01T01:00:00Z");
+const NONE: EndpointView = { entries: [], ready: 0, total: 0, omitted: 0 };
 
 function byType(status: ReturnType<typeof desiredStatus>) {
   return Object.fromEntries((status.conditions ?? []).map((c) => [c.type, c]));
 }
 
-Deno.test("status counts the agents' entries and reflects the Service addresses", () => {
-  const swh = makeSwh({
-    generation: 3,
-    status: {
-      endpoints: [
-        { pod: "a", node: "n1", ready: true },
-        { pod: "b", node: "n1", ready: false },
-        { pod: "c", node: "n2", ready: true },
-      ],
-    },
-  });
+Deno.test("status carries the aggregated pods and counts, and reflects the Service addresses", () => {
+  const swh = makeSwh({ generation: 3 });
+  const entries = [
+    { pod: "b", node: "n1", ready: false },
+    { pod: "a", node: "n1", ready: true },
+    { pod: "c", node: "n2", ready: true },
+  ];
   const status = desiredStatus(swh, {
     service: OK,
     credentials: CREDS,
     now: T0,
+    endpoints: { entries, ready: 2, total: 3, omitted: 0 },
     serviceObject: {
       apiVersion: "v1",
       kind: "Service",
@@ -39,6 +38,8 @@ Deno.test("status counts the agents' entries and reflects the Service addresses"
     [status.readyEndpoints, status.totalEndpoints, status.endpointSummary, status.observedGeneration],
     [2, 3, "2/3", 3],
   );
+  deepStrictEqual(status.endpoints, entries);
+  deepStrictEqual("endpointsOmitted" in status, false);
   deepStrictEqual([status.clusterIP, status.clusterIPs], ["10.96.0.7", ["10.96.0.7"]]);
   deepStrictEqual(status.loadBalancer, { ingress: [{ ip: "192.0.2.9", ipMode: "VIP" }] });
   const c = byType(status);
@@ -50,17 +51,17 @@ Deno.test("status counts the agents' entries and reflects the Service addresses"
   deepStrictEqual(c.Ready.lastTransitionTime, "2025-01-01T00:00:00Z");
   deepStrictEqual(c.ServiceReady.reason, "Applied");
   deepStrictEqual(c.Credentials.reason, "NotRequired");
-  deepStrictEqual("endpoints" in status, false);
 });
 
 Deno.test("lastTransitionTime is kept while a condition's status stays, and moves when it changes", () => {
-  const first = desiredStatus(makeSwh(), { service: OK, credentials: CREDS, now: T0 });
+  const first = desiredStatus(makeSwh(), { service: OK, credentials: CREDS, now: T0, endpoints: NONE });
   deepStrictEqual(byType(first).Ready.reason, "NoReadyEndpoints");
   const swh = makeSwh({ status: { conditions: first.conditions } });
   const same = desiredStatus(swh, {
     service: { ...OK, message: "other words" },
     credentials: CREDS,
     now: T1,
+    endpoints: NONE,
   });
   deepStrictEqual(byType(same).ServiceReady.lastTransitionTime, "2025-01-01T00:00:00Z");
   deepStrictEqual(byType(same).ServiceReady.message, "other words");
@@ -68,6 +69,7 @@ Deno.test("lastTransitionTime is kept while a condition's status stays, and move
     service: { status: "False", reason: "ServiceConflict", message: "taken" },
     credentials: CREDS,
     now: T1,
+    endpoints: NONE,
   });
   const c = byType(changed);
   deepStrictEqual(c.ServiceReady.lastTransitionTime, "2025-01-01T01:00:00Z");

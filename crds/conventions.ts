@@ -5,6 +5,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 /** Default namespace of the operator (controller, agents, mirrored credentials); env `SWH_NAMESPACE`. */
 export const DEFAULT_OPERATOR_NAMESPACE = "swh-system";
 
@@ -67,6 +69,29 @@ export const CREDENTIAL_KEYS = {
   clientCert: "tls.crt",
   clientKey: "tls.key",
 } as const;
+
+/**
+ * Hex SHA-256 of `text`, cut to `hexChars` (default 20 = 80 bits): for names derived from several
+ * user-chosen parts, where an attacker who controls one part must not be able to collide with another's.
+ */
+export function digest(text: string, hexChars = 20): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, hexChars);
+}
+
+/** A readable, DNS-safe fragment of `text` of at most `max` characters (for object names). */
+function nameFragment(text: string, max: number): string {
+  return text.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, max).replace(/^-+|-+$/g, "");
+}
+
+/**
+ * Name of the node report (crds/report.ts) of the agent on `node` about SWH `namespace/name`, in the operator
+ * namespace. Deterministic, so an agent finds its own reports again after a restart; readable prefixes for
+ * `kubectl get`; a digest of all three parts keeps names unique whatever the prefixes.
+ */
+export function reportName(namespace: string, name: string, node: string): string {
+  const readable = [nameFragment(node, 40), nameFragment(name, 40)].filter(Boolean).join("-");
+  return `${readable}-${digest(`${namespace}/${name}|${node}`)}`;
+}
 
 /** Stable hash helper exported for names that must be deterministic (EndpointSlice names). */
 export function shortHash(text: string): string {

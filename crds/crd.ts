@@ -1,6 +1,6 @@
 /**
- * Builds the ServiceWithHealthchecks CustomResourceDefinition (apiextensions.k8s.io/v1) from the zod schema,
- * and renders it as the YAML committed next to this file.
+ * Builds the CustomResourceDefinitions (apiextensions.k8s.io/v1) of ServiceWithHealthchecks and of the
+ * agents' node reports from their zod schemas, and renders them as the YAML committed next to this file.
  *
  * @module
  */
@@ -8,6 +8,7 @@ import type { ICustomResourceDefinition } from "kubernetes-models/apiextensions.
 import { stringify } from "yaml";
 import { z } from "zod";
 import { type KubeSchema, toStructural } from "./openapi.ts";
+import { REPORT_KIND, REPORT_PLURAL, REPORT_SHORT_NAMES, reportSchema } from "./report.ts";
 import { SWH_GROUP, SWH_KIND, SWH_PLURAL, SWH_SHORT_NAME, SWH_VERSION, swhSchema } from "./schema.ts";
 
 /** metadata.name of the CRD. */
@@ -16,33 +17,52 @@ export const SWH_CRD_NAME = `${SWH_PLURAL}.${SWH_GROUP}`;
 /** Path of the committed CRD manifest, relative to the repository root. */
 export const SWH_CRD_FILE = "crds/servicewithhealthchecks.yaml";
 
+/** metadata.name of the node-report CRD. */
+export const REPORT_CRD_NAME = `${REPORT_PLURAL}.${SWH_GROUP}`;
+
+/** Path of the committed node-report CRD manifest, relative to the repository root. */
+export const REPORT_CRD_FILE = `crds/${REPORT_PLURAL}.yaml`;
+
 /**
  * Root properties Kubernetes manages itself: the apiserver validates them before our schema and only allows
  * plain types there, so zod's literals and metadata shape are replaced.
  */
-const ROOT_OVERRIDES: Record<string, KubeSchema> = {
-  apiVersion: {
-    description: "APIVersion of this object: network.deckhouse.io/v1alpha1.",
-    type: "string",
-  },
-  kind: { description: "Kind of this object: ServiceWithHealthchecks.", type: "string" },
-  metadata: { type: "object" },
-};
+function rootOverrides(kind: string): Record<string, KubeSchema> {
+  return {
+    apiVersion: { description: `APIVersion of this object: ${SWH_GROUP}/${SWH_VERSION}.`, type: "string" },
+    kind: { description: `Kind of this object: ${kind}.`, type: "string" },
+    metadata: { type: "object" },
+  };
+}
+
+/** The structural OpenAPI v3 schema of a zod schema; `required` lists the root fields users must supply. */
+function openApiSchema(schema: z.ZodType, kind: string, required: string[]): KubeSchema {
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw" });
+  const out = toStructural(json as Record<string, unknown>, {
+    requireDescriptions: true,
+    overrides: rootOverrides(kind),
+  });
+  // kubectl and the apiserver set apiVersion, kind and metadata
+  out.required = required;
+  return out;
+}
 
 /** The structural OpenAPI v3 schema of the resource. */
 export function swhOpenApiSchema(): KubeSchema {
-  const json = z.toJSONSchema(swhSchema, { io: "input", unrepresentable: "throw" });
-  const schema = toStructural(json as Record<string, unknown>, {
-    requireDescriptions: true,
-    overrides: ROOT_OVERRIDES,
-  });
-  // kubectl and the apiserver set apiVersion, kind and metadata; only spec is the user's to supply
-  schema.required = ["spec"];
-  return schema;
+  return openApiSchema(swhSchema, SWH_KIND, ["spec"]);
 }
 
+/** The structural OpenAPI v3 schema of the node report. */
+export function reportOpenApiSchema(): KubeSchema {
+  return openApiSchema(reportSchema, REPORT_KIND, ["swh", "node", "endpoints"]);
+}
+
+type PrinterColumn = NonNullable<
+  ICustomResourceDefinition["spec"]["versions"][number]["additionalPrinterColumns"]
+>[number];
+
 /** Columns of `kubectl get swh`: healthy at a glance, details with `-o wide`. */
-const PRINTER_COLUMNS = [
+const PRINTER_COLUMNS: PrinterColumn[] = [
   {
     name: "Ready",
     type: "string",
@@ -79,34 +99,45 @@ const PRINTER_COLUMNS = [
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ];
 
-/** The whole CustomResourceDefinition object. */
-export function buildSwhCrd(): ICustomResourceDefinition {
+/** What differs between our two CRDs. */
+interface CrdShape {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  categories?: string[];
+  statusSubresource: boolean;
+  columns: PrinterColumn[];
+  schema: KubeSchema;
+}
+
+function buildCrd(shape: CrdShape): ICustomResourceDefinition {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
     metadata: {
-      name: SWH_CRD_NAME,
+      name: `${shape.plural}.${SWH_GROUP}`,
       labels: { "app.kubernetes.io/name": "service-with-healthchecks" },
     },
     spec: {
       group: SWH_GROUP,
       scope: "Namespaced",
       names: {
-        kind: SWH_KIND,
-        listKind: `${SWH_KIND}List`,
-        plural: SWH_PLURAL,
-        singular: SWH_PLURAL,
-        shortNames: [SWH_SHORT_NAME],
-        categories: ["all", "network"],
+        kind: shape.kind,
+        listKind: `${shape.kind}List`,
+        plural: shape.plural,
+        singular: shape.singular,
+        shortNames: shape.shortNames,
+        ...(shape.categories ? { categories: shape.categories } : {}),
       },
       versions: [{
         name: SWH_VERSION,
         served: true,
         storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: PRINTER_COLUMNS,
+        ...(shape.statusSubresource ? { subresources: { status: {} } } : {}),
+        additionalPrinterColumns: shape.columns,
         schema: {
-          openAPIV3Schema: swhOpenApiSchema() as NonNullable<
+          openAPIV3Schema: shape.schema as NonNullable<
             ICustomResourceDefinition["spec"]["versions"][number]["schema"]
           >["openAPIV3Schema"],
         },
@@ -115,11 +146,57 @@ export function buildSwhCrd(): ICustomResourceDefinition {
   };
 }
 
-const HEADER =
-  "# ServiceWithHealthchecks CRD. Generated from crds/schema.ts by crds/generate.ts: do not edit,\n" +
-  "# run `deno task crds` instead (crds/generate_test.ts fails when this file is stale).\n";
+/** The ServiceWithHealthchecks CustomResourceDefinition. */
+export function buildSwhCrd(): ICustomResourceDefinition {
+  return buildCrd({
+    kind: SWH_KIND,
+    plural: SWH_PLURAL,
+    singular: SWH_PLURAL,
+    shortNames: [SWH_SHORT_NAME],
+    categories: ["all", "network"],
+    statusSubresource: true,
+    columns: PRINTER_COLUMNS,
+    schema: swhOpenApiSchema(),
+  });
+}
 
-/** The committed YAML text of the CRD. */
+/** Columns of `kubectl -n swh-system get swhreport`: which SWH, which node, which pods. */
+const REPORT_COLUMNS: PrinterColumn[] = [
+  { name: "Namespace-Of-SWH", type: "string", jsonPath: ".swh.namespace", description: "SWH namespace." },
+  { name: "SWH", type: "string", jsonPath: ".swh.name", description: "ServiceWithHealthchecks name." },
+  { name: "Node", type: "string", jsonPath: ".node", description: "Node whose agent wrote the report." },
+  { name: "Pods", type: "string", jsonPath: ".endpoints[*].pod", description: "Pods listed." },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+];
+
+/** The node-report CustomResourceDefinition (crds/report.ts). Not in the `all` category: not for users. */
+export function buildReportCrd(): ICustomResourceDefinition {
+  return buildCrd({
+    kind: REPORT_KIND,
+    plural: REPORT_PLURAL,
+    singular: REPORT_KIND.toLowerCase(),
+    shortNames: [...REPORT_SHORT_NAMES],
+    statusSubresource: false,
+    columns: REPORT_COLUMNS,
+    schema: reportOpenApiSchema(),
+  });
+}
+
+function header(what: string, source: string): string {
+  return `# ${what} CRD. Generated from ${source} by crds/generate.ts: do not edit,\n` +
+    "# run `deno task crds` instead (crds/generate_test.ts fails when this file is stale).\n";
+}
+
+function yamlOf(crd: ICustomResourceDefinition): string {
+  return stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** The committed YAML text of the ServiceWithHealthchecks CRD. */
 export function renderSwhCrdYaml(): string {
-  return HEADER + stringify(buildSwhCrd(), { lineWidth: 0, aliasDuplicateObjects: false });
+  return header("ServiceWithHealthchecks", "crds/schema.ts") + yamlOf(buildSwhCrd());
+}
+
+/** The committed YAML text of the node-report CRD. */
+export function renderReportCrdYaml(): string {
+  return header(REPORT_KIND, "crds/report.ts") + yamlOf(buildReportCrd());
 }

@@ -197,12 +197,24 @@ export const healthcheckSchema = withRules(
     periodSeconds: z.int().min(1).max(3600).default(HEALTHCHECK_DEFAULTS.periodSeconds).describe(
       "Seconds between two runs of each probe against each pod (1-3600, default 10).",
     ),
+    transitionPeriodSeconds: z.int().min(1).max(3600).optional().describe(
+      "Seconds between runs of a probe while its latest result disagrees with the endpoint's verdict: a " +
+        "published endpoint whose probe has started failing, or a withdrawn one whose probe has started " +
+        "passing. failureThreshold (or successThreshold) results in a row are then confirmed within seconds " +
+        "instead of thresholds × periodSeconds, while a stable endpoint is still probed every periodSeconds " +
+        "(HAProxy's fastinter). 1 to periodSeconds; unset: periodSeconds throughout.",
+    ),
     probes: z.array(probeSchema).min(1).max(16).describe(
       "Probes run against every selected pod (1-16). A pod is published as an endpoint only while all of " +
         "them pass.",
     ),
   }),
   [{
+    rule: "!has(self.transitionPeriodSeconds) || self.transitionPeriodSeconds <= self.periodSeconds",
+    fieldPath: ".transitionPeriodSeconds",
+    message: "transitionPeriodSeconds must not exceed periodSeconds: it is the faster interval",
+    holds: (h) => h.transitionPeriodSeconds === undefined || h.transitionPeriodSeconds <= h.periodSeconds,
+  }, {
     rule: "self.probes.all(p, p.timeoutSeconds <= self.periodSeconds)",
     fieldPath: ".probes",
     message: "timeoutSeconds of every probe must not exceed periodSeconds, or runs would overlap",

@@ -1,5 +1,6 @@
-/** The ServiceWithHealthchecks resource as the kube client addresses it (shared by controller, agent and CLI). */
+/** Our resources as the kube client addresses them (shared by controller, agent and CLI). */
 import { type ResourceType, resourceType } from "../kube/resources.ts";
+import { REPORT_KIND, REPORT_PLURAL, type SwhNodeReport } from "./report.ts";
 import { type ServiceWithHealthchecks, SWH_GROUP, SWH_KIND, SWH_PLURAL, SWH_VERSION } from "./schema.ts";
 
 /** `servicewithhealthchecks.network.deckhouse.io/v1alpha1`, namespaced. */
@@ -8,5 +9,14 @@ export const SwhResource: ResourceType<ServiceWithHealthchecks> = resourceType<S
   version: SWH_VERSION,
   plural: SWH_PLURAL,
   kind: SWH_KIND,
+  namespaced: true,
+});
+
+/** `servicewithhealthchecksnodereports.network.deckhouse.io/v1alpha1`, namespaced (the operator namespace). */
+export const ReportResource: ResourceType<SwhNodeReport> = resourceType<SwhNodeReport>({
+  group: SWH_GROUP,
+  version: SWH_VERSION,
+  plural: REPORT_PLURAL,
+  kind: REPORT_KIND,
   namespaced: true,
 });

@@ -1,6 +1,6 @@
 /**
- * The `status` of a ServiceWithHealthchecks: controller-owned conditions and counts, agent-owned endpoint
- * entries (one list-map keyed by pod, so each node's agent applies its own entries), and what the Service
+ * The `status` of a ServiceWithHealthchecks, written by the controller alone: conditions, counts, per-pod
+ * entries aggregated from the agents' EndpointSlices and node reports (crds/report.ts), and what the Service
  * reports.
  *
  * @module
@@ -43,9 +43,13 @@ export const failingProbeSchema = z.strictObject({
       "PortNotFound.",
   ),
   message: z.string().max(1024).optional().describe("Details of the last failure."),
-}).describe("A probe that is currently failing for this endpoint.");
+  consecutiveFailures: z.int().min(0).max(1000000).optional().describe(
+    "Failures in a row so far. On a ready endpoint it is below the probe's failureThreshold: the probe has " +
+      "started failing and the endpoint is withdrawn when it reaches the threshold.",
+  ),
+}).describe("A probe that currently fails for this endpoint.");
 
-/** Health of one selected pod, written by the agent of the pod's node. */
+/** Health of one selected pod, as the agent of the pod's node sees it. */
 export const endpointStatusSchema = z.strictObject({
   pod: z.string().min(1).max(253).describe("Name of the pod (the key of this list)."),
   node: z.string().max(253).optional().describe("Node the pod runs on, whose agent probes it."),
@@ -76,6 +80,9 @@ const loadBalancerIngressSchema = z.strictObject({
   ).optional().describe("Status of the load balancer's ports."),
 }).describe("An ingress point of the load balancer.");
 
+/** Most entries in `status.endpoints`: keeps the object small (every agent reads it) whatever the fleet. */
+export const MAX_STATUS_ENDPOINTS = 100;
+
 /** `status`. */
 export const statusSchema = z.strictObject({
   observedGeneration: z.int().min(0).optional().describe(
@@ -89,9 +96,13 @@ export const statusSchema = z.strictObject({
   endpointSummary: z.string().max(32).regex(/^[0-9]+\/[0-9]+$/).optional().describe(
     'readyEndpoints/totalEndpoints as text, e.g. "2/3", for kubectl get.',
   ),
-  endpoints: listMap(z.array(endpointStatusSchema), ["pod"]).optional().describe(
-    "Per-pod health. Keyed by pod so that the agent of each node applies its own entries (server-side " +
-      "apply) without touching those of other nodes.",
+  endpoints: listMap(z.array(endpointStatusSchema).max(MAX_STATUS_ENDPOINTS), ["pod"]).optional().describe(
+    `Per-pod health, aggregated by the controller from the agents' EndpointSlices (ready pods) and node ` +
+      `reports (failing pods, with reasons). At most ${MAX_STATUS_ENDPOINTS} entries, pods that are not ready ` +
+      "first; endpointsOmitted counts the rest.",
+  ),
+  endpointsOmitted: z.int().min(0).optional().describe(
+    `Selected pods not listed in endpoints because the list is capped at ${MAX_STATUS_ENDPOINTS}.`,
   ),
   clusterIP: z.string().max(45).optional().describe('Cluster IP of the Service ("None" when headless).'),
   clusterIPs: listAtomic(z.array(z.string().max(45)).max(2)).optional().describe(
@@ -103,6 +114,6 @@ export const statusSchema = z.strictObject({
     ),
   }).optional().describe("Load balancer status of the Service (type LoadBalancer)."),
 }).describe(
-  "Observed state: written by the controller (conditions, counts, Service addresses) and by the agents " +
-    "(endpoints).",
+  "Observed state, written by the controller: conditions, counts, per-pod health and the Service's " +
+    "addresses.",
 );

@@ -12,7 +12,10 @@ import {
   Pods,
 } from "../../kube/mod.ts";
 import type { WatchEvent } from "../../kube/mod.ts";
-import { SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
+import { DEFAULT_OPERATOR_NAMESPACE, NODE_LABEL, SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
+import { ReportResource } from "../../crds/resource.ts";
+import type { SwhNodeReport } from "../../crds/report.ts";
+import { isApiError } from "../../kube/mod.ts";
 import { SwhResource } from "../../agent/mod.ts";
 import type { SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
@@ -59,6 +62,12 @@ export async function withCluster(
     return name;
   };
   await Api.cluster(transport, Namespaces).create({ metadata: { name: ns } });
+  // Agents write their node reports into the operator namespace (shared by tests: reports carry node names).
+  await Api.cluster(transport, Namespaces).create({ metadata: { name: DEFAULT_OPERATOR_NAMESPACE } }).catch(
+    (error) => {
+      if (!isApiError(error, 409)) throw error;
+    },
+  );
   const net = await createLocalAddresses(opts.addresses ?? 8, opts.addresses6 ?? 2);
   try {
     const node = await addNode();
@@ -241,8 +250,20 @@ export function httpBackend(
   };
 }
 
-/** Test-sized agent options: fast coalescing, quiet logs. */
+/** Test-sized agent options: fast coalescing. */
 export const FAST = { debounceMs: 20, minWriteIntervalMs: 100 } as const;
+
+/** The node reports written by `node`'s agent into `namespace` (default: the operator's), by SWH name. */
+export async function reportsOf(
+  ctx: TestContext,
+  node: string,
+  namespace = DEFAULT_OPERATOR_NAMESPACE,
+): Promise<Map<string, SwhNodeReport>> {
+  const list = await Api.namespaced(ctx.transport, ReportResource, namespace).list({
+    labelSelector: `${NODE_LABEL}=${node}`,
+  });
+  return new Map(list.items.filter((r) => r.swh.namespace === ctx.ns).map((r) => [r.swh.name, r]));
+}
 
 /** The repository root (subprocess agents run from there so deno.json's imports resolve). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;

@@ -3,9 +3,15 @@ import { deepStrictEqual, ok } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import { createLogger } from "../../ops/log.ts";
 import { kubectlOk } from "../support/kubectl.ts";
-import { Api, Endpoints, EndpointSlices, Services } from "../../kube/mod.ts";
-import { ADOPT_SERVICE_ANNOTATION, agentFieldManager, SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
-import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
+import { Api, Endpoints, EndpointSlices, Nodes, Services } from "../../kube/mod.ts";
+import {
+  ADOPT_SERVICE_ANNOTATION,
+  agentFieldManager,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  NODE_LABEL,
+  SERVICE_NAME_LABEL,
+} from "../../crds/conventions.ts";
 import { applySwh, eventsAbout, swhBody, waitForCondition, withController } from "./helpers.ts";
 
 Deno.test("a foreign Service is refused (condition, Event, untouched) and adopted on request keeping its ClusterIP", async () => {
@@ -71,13 +77,34 @@ Deno.test("a foreign Service is refused (condition, Event, untouched) and adopte
       what: "the built-in Endpoints",
     });
 
-    // An agent reports a ready endpoint: the selector goes, and so do the built-in leftovers.
-    await swhs.applyStatus({
-      apiVersion: "network.deckhouse.io/v1alpha1",
-      kind: "ServiceWithHealthchecks",
-      metadata: { name: "legacy", namespace: ns },
-      status: { endpoints: [{ pod: "legacy-0", node: "node-a", ready: true }] },
-    } as unknown as ServiceWithHealthchecks, { fieldManager: agentFieldManager("node-a") });
+    // An agent publishes a verified endpoint: the selector goes, and so do the built-in leftovers. (Its node
+    // must exist: the controller removes slices of nodes that do not.)
+    const node = `node-${ns}`;
+    await Api.cluster(transport, Nodes).create({ metadata: { name: node } });
+    const legacy = await swhs.get("legacy");
+    await slices.apply({
+      metadata: {
+        name: "legacy-node-a",
+        labels: {
+          [SERVICE_NAME_LABEL]: "legacy",
+          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+          [NODE_LABEL]: "node-a",
+        },
+        ownerReferences: [{
+          apiVersion: "network.deckhouse.io/v1alpha1",
+          kind: "ServiceWithHealthchecks",
+          name: "legacy",
+          uid: legacy.metadata.uid!,
+        }],
+      },
+      addressType: "IPv4",
+      endpoints: [{
+        addresses: ["192.0.2.10"],
+        nodeName: node,
+        conditions: { ready: true, serving: true },
+        targetRef: { kind: "Pod", namespace: ns, name: "legacy-0", uid: "uid-legacy-0" },
+      }],
+    }, { fieldManager: agentFieldManager(node) });
     const adopted = await waitFor(async () => {
       const s = await services.get("legacy");
       return s.metadata?.ownerReferences?.some((r) => r.kind === "ServiceWithHealthchecks") &&
@@ -106,6 +133,7 @@ Deno.test("a foreign Service is refused (condition, Event, untouched) and adopte
     controller.resync();
     await controller.idle();
     deepStrictEqual(controller.writes() - before, 0);
+    await Api.cluster(transport, Nodes).delete(node);
   });
 });
 

@@ -35,10 +35,17 @@ Deno.test("least privilege: agents read Secrets only in swh-system; the controll
   deepStrictEqual(await canI(AGENT, "watch", "secrets", "swh-system"), true);
   deepStrictEqual(await canI(AGENT, "create", "secrets", "swh-system"), false);
   deepStrictEqual(await canI(AGENT, "patch", "endpointslices.discovery.k8s.io", "default"), true);
+  // Agents never write the SWH status (the controller aggregates it): their detail goes into node reports,
+  // which they may write in the operator namespace only.
   deepStrictEqual(
     await canI(AGENT, "patch", "servicewithhealthchecks.network.deckhouse.io/status", "default"),
-    true,
+    false,
   );
+  const REPORTS = "servicewithhealthchecksnodereports.network.deckhouse.io";
+  deepStrictEqual(await canI(AGENT, "patch", REPORTS, "swh-system"), true);
+  deepStrictEqual(await canI(AGENT, "create", REPORTS, "default"), false);
+  deepStrictEqual(await canI(CONTROLLER, "watch", REPORTS, "swh-system"), true);
+  deepStrictEqual(await canI(CONTROLLER, "patch", REPORTS, "swh-system"), false);
   deepStrictEqual(
     await canI(AGENT, "patch", "servicewithhealthchecks.network.deckhouse.io", "default"),
     false,

@@ -3,9 +3,10 @@ import { swhCrdEstablished } from "../../tools/lab/operator.ts";
 import { kubectlOk } from "./kubectl.ts";
 import { waitFor } from "./wait.ts";
 
-const CRD_FILE = new URL("../../crds/servicewithhealthchecks.yaml", import.meta.url).pathname;
+/** deploy/crd.yaml holds both CRDs: ServiceWithHealthchecks and the agents' node reports. */
+const CRD_FILE = new URL("../../deploy/crd.yaml", import.meta.url).pathname;
 
-/** Server-side-applies crds/servicewithhealthchecks.yaml and waits until the kind is established and served. */
+/** Server-side-applies both CRDs and waits until they are established and ServiceWithHealthchecks is served. */
 export async function installSwhCrd(): Promise<void> {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
   await waitFor(() => swhCrdEstablished(kubectlOk), { timeoutMs: 30_000, what: "the CRD to be established" });

@@ -11,7 +11,7 @@ import {
   withReadablePaths,
 } from "../../deploy/permissions.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
-import { SWH_CRD_NAME } from "../../crds/crd.ts";
+import { REPORT_CRD_NAME, SWH_CRD_NAME } from "../../crds/crd.ts";
 import { run } from "../cluster/exec.ts";
 import { freePort } from "../cluster/network.ts";
 import { isRunning, type ManagedProcess, stopProcess, waitUntil } from "../cluster/process.ts";
@@ -25,18 +25,22 @@ const AGENT_MAIN = `${ROOT}agent/main.ts`;
 export const AGENT_OPS_PORT = 9090;
 
 /**
- * Whether the ServiceWithHealthchecks CRD reports `Established=True`, asked through `kubectl`. Polled by callers
- * rather than `kubectl wait`: that fails outright while a fresh CRD has no conditions yet.
+ * Whether both CRDs (ServiceWithHealthchecks and the agents' node reports) report `Established=True`, asked
+ * through `kubectl`. Polled by callers rather than `kubectl wait`: that fails outright while a fresh CRD has no
+ * conditions yet.
  */
 export async function swhCrdEstablished(kubectl: (args: string[]) => Promise<string>): Promise<boolean> {
-  const status = await kubectl([
-    "get",
-    "crd",
-    SWH_CRD_NAME,
-    "-o",
-    'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-  ]);
-  return status.trim() === "True";
+  for (const name of [SWH_CRD_NAME, REPORT_CRD_NAME]) {
+    const status = await kubectl([
+      "get",
+      "crd",
+      name,
+      "-o",
+      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+    ]);
+    if (status.trim() !== "True") return false;
+  }
+  return true;
 }
 
 /** The running operator. */

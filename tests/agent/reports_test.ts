@@ -1,9 +1,12 @@
-/** Status entries: two agents of two nodes share `status.endpoints`; PostgreSQL probes use mirrored credentials. */
+/**
+ * Node reports: each agent reports the failing pods of its node in its own object, never in the SWH status;
+ * reasons follow the probes; PostgreSQL probes use mirrored credentials.
+ */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { agentFieldManager, MIRRORED_SECRET_LABEL, mirroredSecretName } from "../../crds/conventions.ts";
+import { MIRRORED_SECRET_LABEL, mirroredSecretName } from "../../crds/conventions.ts";
 import type { SwhEndpointStatus } from "../../crds/schema.ts";
 import { startAgent, SwhResource } from "../../agent/mod.ts";
-import { Api, Namespaces, Pods, Secrets } from "../../kube/mod.ts";
+import { Api, Namespaces, Secrets } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import { startPostgres, SUPERUSER_PASSWORD } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
@@ -14,6 +17,7 @@ import {
   createSwh,
   FAST,
   httpBackend,
+  reportsOf,
   tcpBackend,
   waitForAddresses,
   withCluster,
@@ -22,9 +26,19 @@ import type { TestContext } from "./helpers.ts";
 
 const quiet = createLogger("agent", { level: (Deno.env.get("AGENT_LOG") ?? "error") as "error" });
 
-async function entries(ctx: TestContext, name: string): Promise<SwhEndpointStatus[]> {
-  const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get(name);
-  return [...(swh.status?.endpoints ?? [])].sort((a, b) => a.pod < b.pod ? -1 : 1);
+/** The entries every agent reported about SWH `name`, sorted by pod. */
+async function entries(
+  ctx: TestContext,
+  name: string,
+  nodes = [ctx.node],
+  namespace?: string,
+): Promise<SwhEndpointStatus[]> {
+  const all: SwhEndpointStatus[] = [];
+  for (const node of nodes) {
+    const report = (await reportsOf(ctx, node, namespace)).get(name);
+    for (const e of report?.endpoints ?? []) all.push({ ...e, node: e.node ?? report?.node });
+  }
+  return all.sort((a, b) => a.pod < b.pod ? -1 : 1);
 }
 
 function summary(list: SwhEndpointStatus[]): string[] {
@@ -33,62 +47,62 @@ function summary(list: SwhEndpointStatus[]): string[] {
   );
 }
 
-clusterTest("agent: two agents on two nodes write their own status entries side by side", async () => {
-  await withCluster("agent-status", async (ctx) => {
-    const nodeB = await ctx.addNode();
-    const first = tcpBackend(ctx.net.v4(0));
-    const backends = [first, tcpBackend(ctx.net.v4(1), first.port), tcpBackend(ctx.net.v4(2), first.port)];
-    const opts = { transport: ctx.transport, logger: quiet, ...FAST };
-    const a = await startAgent({ nodeName: ctx.node, ...opts });
-    const b = await startAgent({ nodeName: nodeB, ...opts });
-    try {
-      await createPod(ctx, { name: "a0", node: ctx.node, ips: [ctx.net.v4(0)] });
-      await createPod(ctx, { name: "a1", node: ctx.node, ips: [ctx.net.v4(1)] });
-      await createPod(ctx, { name: "b0", node: nodeB, ips: [ctx.net.v4(2)] });
-      await createPod(ctx, { name: "b1", node: nodeB, ips: [ctx.net.v4(3)] }); // nothing listens
-      await createSwh(ctx, "web", {
-        selector: { app: "web" },
-        ports: [{ port: 80, targetPort: first.port }],
-        healthcheck: { periodSeconds: 1, probes: [{ mode: "TCP", tcp: { targetPort: first.port } }] },
-      });
-      await waitForAddresses(ctx, "web", [ctx.net.v4(0), ctx.net.v4(1), ctx.net.v4(2)]);
-      const want = [
-        `a0@${ctx.node}:true`,
-        `a1@${ctx.node}:true`,
-        `b0@${nodeB}:true`,
-        `b1@${nodeB}:false:ConnectionRefused`,
-      ];
-      await waitFor(async () => JSON.stringify(summary(await entries(ctx, "web"))) === JSON.stringify(want), {
-        what: `status entries ${want}`,
-      });
-      const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get("web");
-      const managers = (swh.metadata?.managedFields ?? []).filter((m) => m.subresource === "status")
-        .map((m) => m.manager).sort();
-      deepStrictEqual(managers, [agentFieldManager(ctx.node), agentFieldManager(nodeB)].sort());
-      const b1 = (await entries(ctx, "web")).find((e) => e.pod === "b1")!;
-      deepStrictEqual(b1.addresses, [ctx.net.v4(3)]);
-      strictEqual(b1.failingProbes?.[0].mode, "TCP");
-      ok(b1.lastTransitionTime);
+clusterTest(
+  "agent: two agents on two nodes report only their failing pods, each in its own object",
+  async () => {
+    await withCluster("agent-report", async (ctx) => {
+      const nodeB = await ctx.addNode();
+      const first = tcpBackend(ctx.net.v4(0));
+      const backends = [first, tcpBackend(ctx.net.v4(1), first.port), tcpBackend(ctx.net.v4(2), first.port)];
+      const opts = { transport: ctx.transport, logger: quiet, ...FAST };
+      const a = await startAgent({ nodeName: ctx.node, ...opts });
+      const b = await startAgent({ nodeName: nodeB, ...opts });
+      try {
+        await createPod(ctx, { name: "a0", node: ctx.node, ips: [ctx.net.v4(0)] });
+        await createPod(ctx, { name: "a1", node: ctx.node, ips: [ctx.net.v4(1)] });
+        await createPod(ctx, { name: "b0", node: nodeB, ips: [ctx.net.v4(2)] });
+        await createPod(ctx, { name: "b1", node: nodeB, ips: [ctx.net.v4(3)] }); // nothing listens
+        await createSwh(ctx, "web", {
+          selector: { app: "web" },
+          ports: [{ port: 80, targetPort: first.port }],
+          healthcheck: { periodSeconds: 1, probes: [{ mode: "TCP", tcp: { targetPort: first.port } }] },
+        });
+        await waitForAddresses(ctx, "web", [ctx.net.v4(0), ctx.net.v4(1), ctx.net.v4(2)]);
+        const want = [`b1@${nodeB}:false:ConnectionRefused`];
+        let seen: string[] = [];
+        await waitFor(async () => {
+          seen = summary(await entries(ctx, "web", [ctx.node, nodeB]));
+          return JSON.stringify(seen) === JSON.stringify(want);
+        }, { what: `reported entries ${want}`, lastSeen: () => seen });
+        // Node A's pods all pass: A has no report at all; B's report is B's object, written by B alone.
+        strictEqual((await reportsOf(ctx, ctx.node)).size, 0);
+        const report = (await reportsOf(ctx, nodeB)).get("web")!;
+        deepStrictEqual([report.node, report.swh.name, report.swh.namespace], [nodeB, "web", ctx.ns]);
+        const b1 = report.endpoints.find((e) => e.pod === "b1")!;
+        deepStrictEqual(b1.addresses, [ctx.net.v4(3)]);
+        strictEqual(b1.failingProbes?.[0].mode, "TCP");
+        ok(b1.lastTransitionTime);
+        // Agents never write the SWH status.
+        const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get("web");
+        deepStrictEqual((swh.metadata?.managedFields ?? []).filter((m) => m.subresource === "status"), []);
 
-      // Node A's pod goes: only A's entry changes; B's entries stay as B wrote them.
-      await Api.namespaced(ctx.transport, Pods, ctx.ns).delete("a1", { gracePeriodSeconds: 0 });
-      const after = [`a0@${ctx.node}:true`, `b0@${nodeB}:true`, `b1@${nodeB}:false:ConnectionRefused`];
-      await waitFor(
-        async () => JSON.stringify(summary(await entries(ctx, "web"))) === JSON.stringify(after),
-        {
-          what: `status entries ${after}`,
-        },
-      );
-    } finally {
-      await a.stop();
-      await b.stop();
-      for (const x of backends) x.close();
-    }
-  });
-});
+        // b1 starts answering: B's report disappears (nothing left to report).
+        backends.push(tcpBackend(ctx.net.v4(3), first.port));
+        await waitFor(async () => (await reportsOf(ctx, nodeB)).size === 0, {
+          what: "B's report to be deleted",
+        });
+        await waitForAddresses(ctx, "web", [0, 1, 2, 3].map((i) => ctx.net.v4(i)));
+      } finally {
+        await a.stop();
+        await b.stop();
+        for (const x of backends) x.close();
+      }
+    });
+  },
+);
 
 clusterTest(
-  "agent: status follows a failing endpoint's reason while its verdict stays unhealthy",
+  "agent: the report follows a failing endpoint's reason while its verdict stays unhealthy",
   async () => {
     await withCluster("agent-reason", async (ctx) => {
       const ip = ctx.net.v4(0);
@@ -115,9 +129,9 @@ clusterTest(
           await waitFor(async () => {
             seen = summary(await entries(ctx, "web"));
             return JSON.stringify(seen) === JSON.stringify([want]);
-          }, { what: `status ${want}`, lastSeen: () => seen });
+          }, { what: `report ${want}`, lastSeen: () => seen });
         await expect(`web-0@${ctx.node}:false:ConnectionRefused`);
-        // Nothing pending (the echo of our own status write included), so only the new reason can cause a write.
+        // Nothing pending (the echo of our own report write included), so only the new reason can cause a write.
         await agent.agent.settled(2_000);
         // A server appears but answers 503: still unhealthy (no verdict change), yet the reason is different.
         backend = httpBackend(ip, port);
@@ -195,10 +209,10 @@ clusterTest(
         // Not mirrored yet: failing with NoCredentials, and nothing crashes.
         let seen: string[] = [];
         await waitFor(async () => {
-          const list = await entries(ctx, "postgres-write");
+          const list = await entries(ctx, "postgres-write", [ctx.node], opNs);
           seen = summary(list);
           return list.length === 2 && list.every((e) => e.failingProbes?.[0]?.reason === "NoCredentials");
-        }, { what: "NoCredentials in status", lastSeen: () => seen });
+        }, { what: "NoCredentials in the report", lastSeen: () => seen });
 
         // What the controller would do: mirror the user's Opaque secret into the operator namespace.
         await Api.namespaced(ctx.transport, Secrets, opNs).create({
@@ -211,9 +225,8 @@ clusterTest(
         });
         await waitForAddresses(ctx, "postgres-write", [primaryIp]);
         await waitFor(async () => {
-          seen = summary(await entries(ctx, "postgres-write"));
-          return JSON.stringify(seen) ===
-            JSON.stringify([`db-0@${ctx.node}:true`, `db-1@${ctx.node}:false:QueryFalse`]);
+          seen = summary(await entries(ctx, "postgres-write", [ctx.node], opNs));
+          return JSON.stringify(seen) === JSON.stringify([`db-1@${ctx.node}:false:QueryFalse`]);
         }, { what: "the replica to fail with QueryFalse", lastSeen: () => seen });
       } finally {
         await agent.stop();

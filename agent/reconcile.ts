@@ -1,0 +1,260 @@
+/**
+ * Reconciles one ServiceWithHealthchecks on this node: which pods it selects, which probes run against them,
+ * and what the node publishes (EndpointSlices first, then the node report), from the caches and the probe
+ * verdicts. Idempotent: the reason it runs is not passed on purpose.
+ *
+ * @module
+ */
+import type { IPod } from "kubernetes-models/v1/Pod";
+import type { ServiceWithHealthchecks } from "../crds/schema.ts";
+import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
+import type { Logger } from "../ops/log.ts";
+import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
+import type { AgentCaches } from "./caches.ts";
+import { desiredSlices } from "./desired_slices.ts";
+import { selectEndpoints } from "./endpoints.ts";
+import type { SelectedEndpoint } from "./endpoints.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { failureReasonCode, scheduledProbes } from "./probe_specs.ts";
+import { reportEntries } from "./report_entries.ts";
+import type { EndpointVerdict } from "./report_entries.ts";
+import type { ReportWriter } from "./report_writer.ts";
+import type { SliceWriter } from "./slice_writer.ts";
+import type { TransitionReporter } from "./transitions.ts";
+
+/** How long a never-probed endpoint stays out of reports: it will most likely pass within a second. */
+export const PENDING_GRACE_MS = 3_000;
+
+/** Scheduler key of an endpoint of an SWH: `ns/name|uid/ip` (neither part contains `|`). */
+export function schedulerKey(swhKey: string, epKey: string): string {
+  return `${swhKey}|${epKey}`;
+}
+
+/** The SWH key and endpoint key of a scheduler key. */
+export function splitSchedulerKey(key: string): [string, string] {
+  const i = key.indexOf("|");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** Per-SWH state kept between reconciles. */
+interface SwhRuntime {
+  swh?: ServiceWithHealthchecks;
+  /** `uid/generation` that `swh` was parsed from: the spec changes only with these. */
+  parsed?: string;
+  endpoints: SelectedEndpoint[];
+  /** Scheduled endpoints by endpoint key → their configuration text (to call `set` only on change). */
+  scheduled: Map<string, string>;
+  /** The last two verdict changes of each endpoint (performance.now times), to tell flapping. */
+  transitions: Map<string, [number, number]>;
+}
+
+/** What the reconciler works with. */
+export interface ReconcilerDeps {
+  readonly node: string;
+  readonly operatorNamespace: string;
+  readonly caches: AgentCaches;
+  readonly scheduler: Scheduler;
+  readonly slices: SliceWriter;
+  readonly reports: ReportWriter;
+  readonly transitions: TransitionReporter;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  /** Least time between two writes of one slice (see agent/slice_writer.ts). */
+  readonly minWriteIntervalMs: number;
+}
+
+/** Per-SWH reconcile and the bookkeeping it needs (see the module docs). */
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  readonly #runtimes = new Map<string, SwhRuntime>();
+  /** Endpoints the slices published when the agent started: seeded healthy when first scheduled. */
+  readonly #seeds = new Set<string>();
+
+  /** A reconciler over `deps`. */
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  /** Endpoints to start healthy (what the node's slices publish at start-up): a restart withdraws nothing. */
+  seed(swhKey: string, epKey: string): void {
+    this.#seeds.add(schedulerKey(swhKey, epKey));
+  }
+
+  /** The probe mode of probe `name` of SWH `swhKey` (metrics label). */
+  modeOf(swhKey: string, probe: string): string {
+    return this.#runtimes.get(swhKey)?.swh?.spec.healthcheck.probes[Number(probe)]?.mode ?? "unknown";
+  }
+
+  /** Records a verdict change from the scheduler (flap detection, logs, Events). */
+  recordChange(change: HealthChange): void {
+    if (!change.endpointChanged) return;
+    const [swhKey, epKey] = splitSchedulerKey(change.endpoint);
+    const rt = this.#runtimes.get(swhKey);
+    this.#d.metrics.transitions.inc({ to: change.endpointHealthy ? "healthy" : "unhealthy" });
+    if (!rt?.swh) return;
+    const last = rt.transitions.get(epKey)?.[1] ?? -Infinity;
+    rt.transitions.set(epKey, [last, performance.now()]);
+    this.#d.transitions.report({
+      swh: rt.swh,
+      endpoint: rt.endpoints.find((e) => e.key === epKey),
+      key: epKey,
+      healthy: change.endpointHealthy,
+      failingProbes: change.failingProbes,
+      result: change.result,
+    });
+  }
+
+  /**
+   * Brings probing, slices and the report of SWH `key` in line with the caches and verdicts. Returns
+   * milliseconds after which to run again (a held-back write, a pending endpoint's grace), or undefined.
+   */
+  async reconcile(key: string): Promise<number | undefined> {
+    const [ns, name] = splitKey(key);
+    const raw = this.#d.caches.swhs.get(ns, name);
+    if (!raw || raw.metadata?.deletionTimestamp) return await this.#teardown(key, ns, name);
+    const rt = this.#runtime(key);
+    const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}`;
+    if (rt.parsed !== parsedFrom) {
+      rt.parsed = parsedFrom;
+      const parsed = validateSwh({ ...raw, status: undefined });
+      if (!parsed.ok) {
+        // Admission should have refused it; leave what is published alone rather than guess.
+        this.#d.log.warn("invalid ServiceWithHealthchecks ignored", {
+          object: key,
+          errors: formatSwhErrors(parsed.errors),
+        });
+        rt.swh = undefined;
+        return;
+      }
+      rt.swh = parsed.value;
+    }
+    const swh = rt.swh;
+    if (!swh) return;
+    const periodMs = swh.spec.healthcheck.periodSeconds * 1000;
+
+    // 1. Endpoints and probing.
+    const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
+    rt.endpoints = selectEndpoints(swh, pods, this.#d.node);
+    this.#schedule(key, swh, rt, pods);
+    const healthy = (epKey: string) => this.#d.scheduler.health(schedulerKey(key, epKey))?.healthy ?? false;
+    this.#d.metrics.endpointsTotal.set({ swh: key }, rt.endpoints.length);
+    this.#d.metrics.endpointsHealthy.set({ swh: key }, rt.endpoints.filter((e) => healthy(e.key)).length);
+
+    // 2. Slices first: the report (and so the status) never claims what the slices do not publish yet.
+    const now = performance.now();
+    const flapping = (epKey: string) => {
+      const t = rt.transitions.get(epKey);
+      return !!t && now - t[1] < periodMs && t[1] - t[0] < 2 * periodMs;
+    };
+    const sliceRetry = await this.#d.slices.sync(
+      ns,
+      name,
+      desiredSlices(swh, this.#d.node, rt.endpoints, healthy),
+      { periodMs, minIntervalMs: this.#d.minWriteIntervalMs, flapping },
+    );
+
+    // 3. The report.
+    let pendingRetry: number | undefined;
+    const verdict = (epKey: string): EndpointVerdict | undefined => {
+      const v = this.#verdict(key, epKey, now);
+      if (v?.pending) pendingRetry = Math.min(pendingRetry ?? Infinity, v.pendingForMs);
+      return v;
+    };
+    const entries = reportEntries(
+      swh,
+      this.#d.node,
+      rt.endpoints,
+      verdict,
+      this.#d.reports.previous(ns, name),
+      new Date(),
+    );
+    const reportRetry = await this.#d.reports.sync(
+      { namespace: ns, name, uid: swh.metadata.uid ?? "", generation: swh.metadata.generation },
+      entries,
+      periodMs,
+    );
+    const retries = [sliceRetry, reportRetry, pendingRetry].filter((r): r is number => r !== undefined);
+    return retries.length ? Math.max(1, Math.min(...retries)) : undefined;
+  }
+
+  #runtime(key: string): SwhRuntime {
+    let rt = this.#runtimes.get(key);
+    if (!rt) {
+      rt = { endpoints: [], scheduled: new Map(), transitions: new Map() };
+      this.#runtimes.set(key, rt);
+    }
+    return rt;
+  }
+
+  /** Schedules the selected endpoints' probes (only where their configuration changed) and drops the rest. */
+  #schedule(key: string, swh: ServiceWithHealthchecks, rt: SwhRuntime, pods: IPod[]): void {
+    const podsByUid = new Map(pods.map((p) => [p.metadata?.uid ?? "", p]));
+    const secretLookup = (secretName: string) =>
+      this.#d.caches.secrets.get(this.#d.operatorNamespace, secretName);
+    const seen = new Set<string>();
+    for (const ep of rt.endpoints) {
+      seen.add(ep.key);
+      const probes = scheduledProbes(swh, podsByUid.get(ep.podUid)!, secretLookup);
+      const config = JSON.stringify([ep.ip, probes]);
+      if (rt.scheduled.get(ep.key) === config) continue;
+      const sk = schedulerKey(key, ep.key);
+      this.#d.scheduler.set(sk, { ip: ep.ip, probes, seedHealthy: this.#seeds.delete(sk) });
+      rt.scheduled.set(ep.key, config);
+    }
+    for (const epKey of [...rt.scheduled.keys()]) {
+      if (seen.has(epKey)) continue;
+      this.#d.scheduler.remove(schedulerKey(key, epKey));
+      rt.scheduled.delete(epKey);
+      rt.transitions.delete(epKey);
+    }
+  }
+
+  /** One endpoint's verdict for its report entry, from the scheduler's per-probe states. */
+  #verdict(
+    swhKey: string,
+    epKey: string,
+    now: number,
+  ): (EndpointVerdict & { pendingForMs: number }) | undefined {
+    const h = this.#d.scheduler.health(schedulerKey(swhKey, epKey));
+    if (!h) return undefined;
+    const states = Object.entries(h.probes);
+    const failing = states.filter(([, s]) => !s.healthy || s.failures > 0).map(([name, s]) => ({
+      index: Number(name),
+      reason: failureReasonCode(s.last),
+      message: s.last?.reason ?? "not probed yet",
+      consecutiveFailures: s.failures,
+    }));
+    const started = Math.min(...states.map(([, s]) => s.sinceMs));
+    const neverProbed = !h.healthy && states.every(([, s]) => !s.last);
+    const pendingForMs = started + PENDING_GRACE_MS - now;
+    const changedAt = h.healthy
+      ? Math.max(...states.map(([, s]) => s.sinceMs))
+      : Math.min(...states.filter(([, s]) => !s.healthy).map(([, s]) => s.sinceMs));
+    return {
+      healthy: h.healthy,
+      failing,
+      pending: neverProbed && pendingForMs > 0,
+      pendingForMs,
+      since: new Date(Date.now() - (now - changedAt)),
+    };
+  }
+
+  /** The SWH is gone: stop probing its endpoints, delete our slices and our report. */
+  async #teardown(key: string, ns: string, name: string): Promise<undefined> {
+    const rt = this.#runtimes.get(key);
+    if (rt) {
+      for (const epKey of rt.scheduled.keys()) this.#d.scheduler.remove(schedulerKey(key, epKey));
+      this.#runtimes.delete(key);
+      this.#d.metrics.endpointsTotal.delete({ swh: key });
+      this.#d.metrics.endpointsHealthy.delete({ swh: key });
+    }
+    await this.#d.slices.sync(ns, name, [], { periodMs: 0, minIntervalMs: 0, flapping: () => false });
+    await this.#d.reports.remove(ns, name);
+    return undefined;
+  }
+}
