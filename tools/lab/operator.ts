@@ -59,7 +59,7 @@ export class LabOperator {
   /** Installs CRD/namespace/RBAC, writes per-service-account kubeconfigs, starts controllers and agents. */
   static async deploy(lab: Lab, nodes: readonly LabNode[], controllerReplicas = 2): Promise<LabOperator> {
     const namespace = DEFAULT_OPERATOR_NAMESPACE;
-    for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml"]) {
+    for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml", "flowcontrol.yaml"]) {
       await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", `${ROOT}deploy/${file}`]);
     }
     await waitUntil(
