@@ -10,26 +10,14 @@
  *
  * @module
  */
+import { systemClock } from "./clock.ts";
+import type { SchedulerClock } from "./clock.ts";
 import { endpointHealthy, initialProbeState, nextProbeState } from "./state.ts";
 import type { ProbePolicy, ProbeState } from "./state.ts";
 import type { ProbeResult, ProbeRunner, ProbeSpec } from "./types.ts";
 
-/** The platform functions the scheduler needs; tests pass a fake. */
-export interface SchedulerClock {
-  /** Monotonic milliseconds. */
-  now(): number;
-  /** Calls `callback` once after `delayMs`; returns a handle for `clearTimer`. */
-  setTimer(callback: () => void, delayMs: number): unknown;
-  /** Cancels a timer from `setTimer`. */
-  clearTimer(handle: unknown): void;
-}
-
-/** The real clock: `performance.now()` and setTimeout. */
-export const systemClock: SchedulerClock = {
-  now: () => performance.now(),
-  setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimer: (handle) => clearTimeout(handle as number),
-};
+export { systemClock };
+export type { SchedulerClock };
 
 /** One probe of an endpoint as the scheduler runs it; thresholds come from `spec`. */
 export interface ScheduledProbe {
