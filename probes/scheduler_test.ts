@@ -1,51 +1,10 @@
 /** Deterministic scheduler tests on a fake clock and a scripted probe runner. */
 import assert from "node:assert/strict";
 import { createScheduler } from "./scheduler.ts";
-import type { HealthChange, ProbeCompletion, ScheduledProbe } from "./scheduler.ts";
+import type { HealthChange, ProbeCompletion } from "./scheduler.ts";
 import { FakeClock } from "./fake_clock.ts";
-import type { ProbeResult, ProbeSpec, ProbeTarget } from "./types.ts";
+import { probe, scriptedRunner } from "./scripted_runner.ts";
 
-interface Call {
-  target: ProbeTarget;
-  at: number;
-  signal: AbortSignal;
-  resolve(ok: boolean): void;
-}
-
-/** A runner whose probes stay pending until the test resolves them, or resolve at once via `auto`. */
-function scriptedRunner(clock: FakeClock, auto?: (call: Call, n: number) => boolean | undefined) {
-  const calls: Call[] = [];
-  const run = (target: ProbeTarget, _spec: ProbeSpec, signal?: AbortSignal) =>
-    new Promise<ProbeResult>((resolve) => {
-      const call: Call = {
-        target,
-        at: clock.now(),
-        signal: signal!,
-        resolve: (ok) => resolve({ ok, reason: ok ? "fine" : "broken", durationMs: 0 }),
-      };
-      calls.push(call);
-      signal?.addEventListener("abort", () => resolve({ ok: false, reason: "cancelled", durationMs: 0 }));
-      const verdict = auto?.(call, calls.length);
-      if (verdict !== undefined) call.resolve(verdict);
-    });
-  return { calls, run };
-}
-
-const tcp: ProbeSpec = { mode: "TCP", timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 };
-const probe = (
-  name: string,
-  over: Partial<ScheduledProbe> & { successThreshold?: number; failureThreshold?: number } = {},
-): ScheduledProbe => {
-  const { successThreshold = 1, failureThreshold = 1, ...rest } = over;
-  return {
-    name,
-    port: 80,
-    spec: { ...tcp, successThreshold, failureThreshold },
-    periodSeconds: 1,
-    initialDelaySeconds: 0,
-    ...rest,
-  };
-};
 const sequence = (...values: number[]) => () => values.shift() ?? 0;
 
 Deno.test("scheduler: each target keeps its own phase on a fixed grid, with no drift from slow probes", async () => {
