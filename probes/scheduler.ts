@@ -8,9 +8,11 @@
  * `first + k * period`, computed from intended times, never from completion times, so nothing drifts. The clock,
  * timer and probe runner are injected so tests drive the scheduler deterministically.
  *
- * Retries of *inconclusive* results leave the grid for a while and come back to it (the grid itself never
- * moves): a timeout during which this process itself was stalled (see {@link isInconclusive}) says nothing about
- * the target, so it is not counted and the probe is asked again soon.
+ * Two kinds of early re-check leave the grid for a while and come back to it (the grid itself never moves):
+ * - transition re-checks ({@link ScheduledProbe.transitionPeriodSeconds}, HAProxy's `fastinter`) while a probe's
+ *   latest result disagrees with its verdict;
+ * - retries of *inconclusive* results: a timeout during which this process itself was stalled (see
+ *   {@link isInconclusive}) says nothing about the target, so it is not counted and the probe is asked again.
  *
  * @module
  */
@@ -79,10 +81,34 @@ export interface ScheduledProbe {
   readonly periodSeconds: number;
   /** No runs until this long after the endpoint started (see {@link EndpointConfig.startedAtMs}). */
   readonly initialDelaySeconds: number;
+  /**
+   * Re-check interval while the probe's latest result disagrees with its verdict (HAProxy's `fastinter`): a
+   * healthy probe that failed fewer than failureThreshold times in a row, or an unhealthy one that passed fewer
+   * than successThreshold times, runs again this long after its previous run *completed*. A backend that fails
+   * at `t` is then confirmed down by about `t + (time to its next run) + (failureThreshold - 1) ×
+   * (transitionPeriodSeconds + run duration)` instead of `(failureThreshold - 1) × periodSeconds` later; a new
+   * endpoint needing several successes is confirmed up as fast. Once the verdict flips or the streak breaks, the
+   * probe is back on its grid, so a steady backend (healthy or dead) is probed at the same rate as without it.
+   * Unset, not positive, or not below `periodSeconds`: off.
+   */
+  readonly transitionPeriodSeconds?: number;
 }
 
 function periodMsOf(p: ScheduledProbe): number {
   return Math.max(10, p.periodSeconds * 1000);
+}
+
+/** The transition re-check interval in ms, or undefined when the option is off or would not be faster. */
+function transitionMsOf(p: ScheduledProbe, periodMs: number): number | undefined {
+  const s = p.transitionPeriodSeconds;
+  if (s === undefined || !Number.isFinite(s) || s <= 0) return undefined;
+  const ms = Math.max(10, s * 1000);
+  return ms < periodMs ? ms : undefined;
+}
+
+/** The latest result disagrees with the verdict: a streak that has not reached its threshold yet. */
+function inTransition(state: ProbeState): boolean {
+  return state.healthy ? state.failures > 0 : state.successes > 0;
 }
 
 function policyOf(p: ScheduledProbe): ProbePolicy {
@@ -216,9 +242,11 @@ interface Target {
   probe: ScheduledProbe;
   state: ProbeState;
   periodMs: number;
+  /** Re-check interval while in transition, or undefined when off. */
+  transitionMs: number | undefined;
   /** Next slot on the grid `first + k * period`. */
   grid: number;
-  /** Intended time of the next run: `grid`, or earlier for an inconclusive retry. */
+  /** Intended time of the next run: `grid`, or earlier for a transition re-check or an inconclusive retry. */
   due: number;
   /** Inconclusive results in a row: each doubles the retry delay, up to the period. */
   inconclusiveStreak: number;
@@ -441,7 +469,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         stalledMs,
       });
       // Ask again soon, backing off while the stall lasts: under sustained overload, retries must not add load.
-      const base = Math.min(t.periodMs, 1000);
+      const base = t.transitionMs ?? Math.min(t.periodMs, 1000);
       recheckAt(t, at + Math.min(t.periodMs, base * 2 ** Math.min(20, t.inconclusiveStreak - 1)));
       return;
     }
@@ -456,6 +484,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       inconclusive: false,
       stalledMs,
     });
+    if (t.transitionMs !== undefined && inTransition(t.state)) recheckAt(t, at + t.transitionMs);
     if (t.state.healthy === before.healthy) return;
     const endpointChanged = recompute(t.ep);
     emit({
@@ -482,6 +511,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       probe,
       state,
       periodMs,
+      transitionMs: transitionMsOf(probe, periodMs),
       grid: first,
       due: first,
       inconclusiveStreak: 0,
@@ -546,6 +576,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       } else if (t.probe.periodSeconds !== p.periodSeconds || t.probe !== p) {
         const periodMs = periodMsOf(p);
         t.probe = p;
+        t.transitionMs = transitionMsOf(p, periodMs);
         if (periodMs !== t.periodMs) {
           t.periodMs = periodMs;
           heapRemove(t);
