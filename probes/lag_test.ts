@@ -97,8 +97,9 @@ Deno.test("lag: the real event loop blocked by a busy loop shows as a stall of a
     // ... and once the late tick fired, it is in the history.
     await waitFor("the late tick", () => monitor.stats().ticks >= 1, 2_000);
     const seen = monitor.observed(t0, performance.now());
-    // The first tick was due 100 ms after start: the stall is seen from there, so ~300 of the 400 ms.
-    assert.ok(seen.stalledMs >= 250 && seen.stalledMs <= 450, JSON.stringify(seen));
+    // The first tick was due 100 ms after start: the stall is seen from there, so ~300 of the 400 ms (more when
+    // a loaded machine also deschedules this process, which is a stall too).
+    assert.ok(seen.stalledMs >= 250 && seen.stalledMs < 1_000, JSON.stringify(seen));
     assert.ok(monitor.stats().maxMs >= 250, JSON.stringify(monitor.stats()));
   } finally {
     monitor.stop();

@@ -149,13 +149,18 @@ Deno.test("run: a target that never answers still times out and counts when this
         initialDelaySeconds: 0,
       }],
     });
-    await waitFor("endpoint withdrawn", () => scheduler.health("pod")?.healthy === false, 5_000);
-    assert.equal(done.length, 1);
-    assert.equal(done[0].result.reason, "timeout after 1s (connect)");
-    assert.equal(done[0].inconclusive, false);
-    assert.ok(done[0].stalledMs! < 250, `stalled ${done[0].stalledMs} ms`);
+    await waitFor("endpoint withdrawn", () => scheduler.health("pod")?.healthy === false, 8_000);
+    // A heavily loaded test machine may really stall this process during an attempt; only such attempts may be
+    // inconclusive. The first one without a stall counts and withdraws the endpoint.
+    const counted = done.filter((c) => !c.inconclusive);
+    for (const c of done.filter((c) => c.inconclusive)) {
+      assert.ok(Math.max(c.stalledMs!, c.result.deadlineLateMs!) >= 250, JSON.stringify(c));
+    }
+    assert.equal(counted.length, 1);
+    assert.equal(counted[0].result.reason, "timeout after 1s (connect)");
+    assert.equal(counted[0].result.timedOut, true);
+    assert.ok(counted[0].stalledMs! < 250, `stalled ${counted[0].stalledMs} ms`);
     assert.deepEqual(changes.map((c) => [c.probeHealthy, c.endpointChanged]), [[false, true]]);
-    assert.equal(scheduler.stats().inconclusive, 0);
   } finally {
     await scheduler.close();
   }
