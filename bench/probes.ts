@@ -1,6 +1,7 @@
 /**
  * Probe engine benchmark: TCP, HTTP and PostgreSQL targets on loopback at a 1 s period; prints probes/s,
- * scheduling lateness, CPU share and peak RSS of the probing process.
+ * counted and inconclusive failures, scheduling lateness, event-loop lag, CPU share and peak RSS of the probing
+ * process.
  *
  * Usage: `./deno run -A bench/probes.ts [--seconds 15] [--only tcp,http,pg]`. Each scenario runs in its own
  * process (so RSS and CPU are the prober's alone) and the servers it probes run in yet another process (or in
@@ -23,11 +24,14 @@ interface ScenarioReport {
   seconds: number;
   probesPerSecond: number;
   failures: number;
+  inconclusive: number;
   firstFailure?: string;
   latenessP50: number;
   latenessP99: number;
   latenessMax: number;
   skipped: number;
+  lagP50: number;
+  lagMax: number;
   cpuShare: number;
   peakRssMiB: number;
   peakHeapMiB: number;
@@ -99,9 +103,11 @@ async function scenario(
   targets: { ip: string; port: number }[],
 ) {
   const lateness: number[] = [];
+  const lags: number[] = [];
   let measuring = false;
   let completed = 0;
   let failures = 0;
+  let inconclusive = 0;
   let firstFailure: string | undefined;
   const scheduler = createScheduler({
     runProbe,
@@ -110,11 +116,13 @@ async function scenario(
       if (!measuring) return;
       completed++;
       lateness.push(c.latenessMs);
-      if (!c.result.ok) {
+      if (c.inconclusive) inconclusive++;
+      else if (!c.result.ok) {
         failures++;
         firstFailure ??= c.result.reason;
       }
     },
+    onLagSample: (ms) => void (measuring && lags.push(ms)),
   });
   let stopFloor = false;
   if (name === "TCP floor") {
@@ -170,19 +178,24 @@ async function scenario(
   stopFloor = true;
   await scheduler.close();
   lateness.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    lateness.length ? lateness[Math.min(lateness.length - 1, Math.floor(p * lateness.length))] : NaN;
+  lags.sort((a, b) => a - b);
+  const pctOf = (values: number[], p: number) =>
+    values.length ? values[Math.min(values.length - 1, Math.floor(p * values.length))] : NaN;
+  const pct = (p: number) => pctOf(lateness, p);
   const report: ScenarioReport = {
     name,
     targets: targets.length,
     seconds: Math.round(wall / 100) / 10,
     probesPerSecond: Math.round(completed / (wall / 1000)),
     failures,
+    inconclusive,
     firstFailure,
     latenessP50: pct(0.5),
     latenessP99: pct(0.99),
     latenessMax: lateness.at(-1) ?? NaN,
     skipped,
+    lagP50: pctOf(lags, 0.5),
+    lagMax: lags.at(-1) ?? NaN,
     cpuShare: (cpu.user + cpu.system) / 1000 / wall,
     peakRssMiB: peakRss / 1048576,
     peakHeapMiB: peakHeap / 1048576,
@@ -284,10 +297,13 @@ async function main() {
     "targets",
     "probes/s",
     "fail",
+    "inconcl.",
     "late p50",
     "late p99",
     "late max",
     "skipped",
+    "lag p50",
+    "lag max",
     "CPU",
     "peak RSS",
     "JS heap",
@@ -297,10 +313,13 @@ async function main() {
     String(r.targets),
     String(r.probesPerSecond),
     String(r.failures),
+    String(r.inconclusive),
     `${r.latenessP50.toFixed(1)} ms`,
     `${r.latenessP99.toFixed(1)} ms`,
     `${r.latenessMax.toFixed(0)} ms`,
     String(r.skipped),
+    `${r.lagP50.toFixed(0)} ms`,
+    `${r.lagMax.toFixed(0)} ms`,
     `${(r.cpuShare * 100).toFixed(0)} %`,
     `${r.peakRssMiB.toFixed(0)} MiB`,
     `${r.peakHeapMiB.toFixed(0)} MiB`,
@@ -311,6 +330,10 @@ async function main() {
     `period 1 s, ${seconds} s measured per scenario after 2 s warm-up; CPU = process CPU time / wall;`,
   );
   console.log("late = probe start minus its slot on the grid; JS heap = peak V8 heapTotal");
+  console.log(
+    "fail = counted failures; inconcl. = timeouts while the prober itself stalled (not counted); " +
+      "lag = event-loop lag monitor ticks (100 ms)",
+  );
   console.log(line(cols));
   for (const r of rows) console.log(line(r));
   for (const r of reports) if (r.firstFailure) console.log(`${r.name}: first failure: ${r.firstFailure}`);

@@ -34,6 +34,11 @@ export interface Deadline {
   readonly signal: AbortSignal;
   /** True when the deadline (not the caller) caused the abort. */
   timedOut(): boolean;
+  /**
+   * How late (ms) the deadline's timer fired, 0 while it has not: time the process itself could not run (busy
+   * event loop, CPU starvation) right when the target's time was up.
+   */
+  lateMs(): number;
   /** Clears the timer; call exactly once when the probe is over. */
   dispose(): void;
 }
@@ -47,9 +52,12 @@ export interface Deadline {
 export function startDeadline(timeoutSeconds: number, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
   let expired = false;
+  let late = 0;
   const ms = Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 1000;
+  const dueAt = performance.now() + ms;
   const timer = setTimeout(() => {
     expired = true;
+    late = Math.max(0, performance.now() - dueAt);
     controller.abort(new DOMException(`timed out after ${timeoutSeconds}s`, "TimeoutError"));
   }, ms);
   const onParentAbort = () => controller.abort(parent?.reason ?? new DOMException("aborted", "AbortError"));
@@ -58,6 +66,7 @@ export function startDeadline(timeoutSeconds: number, parent?: AbortSignal): Dea
   return {
     signal: controller.signal,
     timedOut: () => expired,
+    lateMs: () => late,
     dispose() {
       clearTimeout(timer);
       parent?.removeEventListener("abort", onParentAbort);
@@ -68,6 +77,21 @@ export function startDeadline(timeoutSeconds: number, parent?: AbortSignal): Dea
 /** Builds a result with the duration measured from `startedAt` (a `performance.now()` value). */
 export function result(ok: boolean, reason: string, startedAt: number): ProbeResult {
   return { ok, reason, durationMs: Math.round((performance.now() - startedAt) * 10) / 10 };
+}
+
+/**
+ * The failed result of a probe that threw: {@link failureReason} as text, and the `timedOut` marker (with the
+ * deadline's own lateness) when the deadline caused it, so the scheduler can tell our lateness from the target's.
+ */
+export function failedResult(
+  error: unknown,
+  deadline: Deadline,
+  phase: string,
+  timeoutSeconds: number,
+  startedAt: number,
+): ProbeResult {
+  const r = result(false, failureReason(error, deadline, phase, timeoutSeconds), startedAt);
+  return deadline.timedOut() ? { ...r, timedOut: true, deadlineLateMs: Math.round(deadline.lateMs()) } : r;
 }
 
 /** Explains why a probe failed: a timeout names the phase it hung in, anything else its error message. */

@@ -12,7 +12,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { checkTarget, failureReason, ProbeConfigError, result, startDeadline } from "./deadline.ts";
+import { checkTarget, failedResult, ProbeConfigError, result, startDeadline } from "./deadline.ts";
 import type { HttpProbeOptions, HttpProbeSpec, ProbeResult, ProbeTarget, StatusCodeRange } from "./types.ts";
 
 /** Response bytes read after the headers before the probe stops reading and closes; the rest is discarded. */
@@ -62,7 +62,7 @@ export async function probeHttp(
     }
     return result(true, `HTTP ${status}`, startedAt);
   } catch (error) {
-    return result(false, failureReason(error, deadline, progress.phase, spec.timeoutSeconds), startedAt);
+    return failedResult(error, deadline, progress.phase, spec.timeoutSeconds, startedAt);
   } finally {
     deadline.dispose();
   }

@@ -83,6 +83,7 @@ Deno.test("http: status codes, expected-code lists, redirects not followed", asy
     const r = await probeHttp(t, spec(http));
     assert.equal(r.ok, ok, `${name}: ${r.reason}`);
     assert.match(r.reason, reason, name);
+    assert.equal(r.timedOut, undefined, `${name}: an answer is not a timeout`);
   }
   assert.equal(srv.requests.filter((r) => r.path === "/elsewhere").length, 0, "redirect was followed");
 });
@@ -128,6 +129,7 @@ Deno.test("http: slow headers and slowloris body fail at the timeout; silent ser
     const took = performance.now() - t0;
     assert.equal(r.ok, false, path);
     assert.equal(r.reason, `timeout after 1s (${phase})`);
+    assert.equal(r.timedOut, true, path);
     assert.ok(took >= 990 && took < 1300, `${path} took ${took} ms`);
   }
 });
@@ -227,6 +229,7 @@ Deno.test("https: a TLS port that never answers the handshake times out", async 
   );
   assert.equal(r.ok, false);
   assert.equal(r.reason, "timeout after 1s (TLS handshake)");
+  assert.equal(r.timedOut, true);
 });
 
 Deno.test("http: IPv6 target gets a bracketed Host header", async () => {

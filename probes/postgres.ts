@@ -16,7 +16,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Buffer } from "node:buffer";
 import postgres from "postgres";
-import { checkTarget, failureReason, ProbeConfigError, result, startDeadline } from "./deadline.ts";
+import { checkTarget, failedResult, ProbeConfigError, result, startDeadline } from "./deadline.ts";
 import type { PostgresProbeSpec, PostgresTls, ProbeResult, ProbeTarget } from "./types.ts";
 
 /** PostgreSQL SSLRequest message: length 8, code 80877103. */
@@ -119,7 +119,9 @@ export async function probePostgres(
         sockets.size > 0
           ? Promise.reject(new Error("server closed the connection during startup"))
           : openSocket(target, tlsOptions, deadline.signal, sockets, progress),
-      connect_timeout: Math.max(1, Math.ceil(spec.timeoutSeconds)),
+      // A second later than our deadline, a fallback only: our deadline always fires first, even after a stall
+      // of this process, so a timeout is reported as ours (timedOut), never as the driver's CONNECT_TIMEOUT.
+      connect_timeout: Math.max(1, Math.ceil(spec.timeoutSeconds)) + 1,
       idle_timeout: undefined,
       max_lifetime: null,
       fetch_types: false, // one round trip less; the verdict only needs the driver's built-in types
@@ -152,7 +154,7 @@ export async function probePostgres(
     if (!isTruthy(value)) return result(false, `query returned ${describeValue(value)}`, startedAt);
     return result(true, `query returned ${describeValue(value)}`, startedAt);
   } catch (error) {
-    return result(false, failureReason(error, deadline, progress.phase, spec.timeoutSeconds), startedAt);
+    return failedResult(error, deadline, progress.phase, spec.timeoutSeconds, startedAt);
   } finally {
     await closeAll(sql, sockets, deadline.signal);
     deadline.dispose();

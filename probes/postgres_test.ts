@@ -100,6 +100,7 @@ Deno.test("postgres: primary, replica, failures and promotion", async (t) => {
     const r = await probePostgres(at(replica), writable);
     assert.equal(r.ok, false);
     assert.equal(r.reason, "query returned false");
+    assert.equal(r.timedOut, undefined);
   });
 
   await t.step("verdicts of different value types", async () => {
@@ -125,6 +126,7 @@ Deno.test("postgres: primary, replica, failures and promotion", async (t) => {
     );
     assert.equal(wrongPw.ok, false);
     assert.match(wrongPw.reason, /password authentication failed/);
+    assert.equal(wrongPw.timedOut, undefined);
     const noDb = await probePostgres(at(primary), spec({ dbName: "missing" }));
     assert.equal(noDb.ok, false);
     assert.equal(noDb.reason, 'authentication: database "missing" does not exist');
@@ -140,6 +142,7 @@ Deno.test("postgres: primary, replica, failures and promotion", async (t) => {
     const refused = await probePostgres({ ip: "127.0.0.1", port: freePort() }, spec({}));
     assert.equal(refused.ok, false);
     assert.match(refused.reason, /refused/i);
+    assert.equal(refused.timedOut, undefined);
     assert.ok(refused.durationMs < 1000, `refused took ${refused.durationMs} ms`);
     const noTls = await probePostgres(at(primary), spec(withTls({ mode: "require" })));
     assert.equal(noTls.ok, false);
@@ -152,6 +155,7 @@ Deno.test("postgres: primary, replica, failures and promotion", async (t) => {
     const took = performance.now() - t0;
     assert.equal(r.ok, false);
     assert.equal(r.reason, "timeout after 1s (query)");
+    assert.equal(r.timedOut, true);
     assert.ok(took < 1400, `took ${took} ms`);
     await waitFor(
       "the sleeping backend to go away",
@@ -182,6 +186,7 @@ Deno.test("postgres: a listener that accepts and never speaks costs the timeout"
     const took = performance.now() - t0;
     assert.equal(r.ok, false);
     assert.match(r.reason, /^timeout after 1s \((authentication|TLS negotiation)\)$/);
+    assert.equal(r.timedOut, true);
     assert.ok(took >= 990 && took < 1300, `took ${took} ms`);
   }
   guard.assertClean();

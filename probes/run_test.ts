@@ -2,9 +2,17 @@
 import assert from "node:assert/strict";
 import { runProbe } from "./run.ts";
 import { createScheduler } from "./scheduler.ts";
-import type { HealthChange } from "./scheduler.ts";
-import { guardProcess, respond, startRawHttpServer, startSilentListener, waitFor } from "./testing.ts";
-import type { ProbeSpec } from "./types.ts";
+import type { HealthChange, ProbeCompletion } from "./scheduler.ts";
+import {
+  blockEventLoop,
+  guardProcess,
+  respond,
+  startBlackHole,
+  startRawHttpServer,
+  startSilentListener,
+  waitFor,
+} from "./testing.ts";
+import type { ProbeRunner, ProbeSpec } from "./types.ts";
 
 const common = { timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 };
 
@@ -58,6 +66,102 @@ Deno.test("run: the real-clock scheduler reports a listener going away and comin
     assert.deepEqual(changes.map((c) => c.endpointHealthy), [true, false, true]);
   } finally {
     listener?.close();
+    await scheduler.close();
+  }
+  guard.assertClean();
+});
+
+Deno.test("run: a healthy server is not failed when this process was blocked through the probe's deadline", async () => {
+  using guard = guardProcess();
+  // Healthy: answers every request 20 ms after it arrives.
+  await using srv = await startRawHttpServer((_req, socket) =>
+    void setTimeout(() => respond(socket, 200), 20)
+  );
+  const changes: HealthChange[] = [];
+  const done: ProbeCompletion[] = [];
+  let blocked = 0;
+  // The first probe is started, then the event loop is blocked for 1.5 s: longer than the 1 s timeout.
+  const blockingRun: ProbeRunner = (target, spec, signal) => {
+    const pending = runProbe(target, spec, signal);
+    if (blocked++ === 0) blockEventLoop(1_500);
+    return pending;
+  };
+  const scheduler = createScheduler({
+    runProbe: blockingRun,
+    onChange: (c) => changes.push(c),
+    onResult: (c) => done.push(c),
+    random: () => 0,
+  });
+  try {
+    scheduler.set("pod", {
+      ip: "127.0.0.1",
+      seedHealthy: true,
+      probes: [{
+        name: "http",
+        port: srv.port,
+        // failureThreshold 1: one counted timeout would withdraw the endpoint.
+        spec: { mode: "HTTP", ...common, http: { path: "/", method: "GET", scheme: "HTTP" } },
+        periodSeconds: 10,
+        initialDelaySeconds: 0,
+      }],
+    });
+    await waitFor("the retry after the blocked probe", () => done.length >= 2, 5_000);
+    const [first, retry] = done;
+    // The phase it hung in depends on which callbacks ran first after the block; the reason text is unchanged.
+    assert.match(first.result.reason, /^timeout after 1s \((connect|request|response headers)\)$/);
+    assert.equal(first.result.timedOut, true);
+    assert.equal(first.inconclusive, true);
+    assert.ok(first.stalledMs! >= 1_000, `stalled ${first.stalledMs} ms`);
+    assert.ok(first.result.deadlineLateMs! >= 250, `deadline late by ${first.result.deadlineLateMs} ms`);
+    // Retried within about a second instead of at the next 10 s slot, and the server answers.
+    assert.equal(retry.inconclusive, false);
+    assert.equal(retry.result.reason, "HTTP 200");
+    assert.equal(changes.length, 0, `verdict changed: ${JSON.stringify(changes)}`);
+    assert.equal(scheduler.health("pod")?.healthy, true);
+    assert.equal(scheduler.stats().inconclusive, 1);
+    assert.ok(scheduler.lagStats().maxMs >= 1_000, JSON.stringify(scheduler.lagStats()));
+  } finally {
+    await scheduler.close();
+  }
+  guard.assertClean();
+});
+
+Deno.test("run: a target that never answers still times out and counts when this process is not lagging", async () => {
+  using guard = guardProcess();
+  await using hole = await startBlackHole();
+  const changes: HealthChange[] = [];
+  const done: ProbeCompletion[] = [];
+  const scheduler = createScheduler({
+    runProbe,
+    onChange: (c) => changes.push(c),
+    onResult: (c) => done.push(c),
+    random: () => 0,
+  });
+  try {
+    scheduler.set("pod", {
+      ip: "127.0.0.1",
+      seedHealthy: true,
+      probes: [{
+        name: "tcp",
+        port: hole.port,
+        spec: { mode: "TCP", ...common },
+        periodSeconds: 10,
+        initialDelaySeconds: 0,
+      }],
+    });
+    await waitFor("endpoint withdrawn", () => scheduler.health("pod")?.healthy === false, 8_000);
+    // A heavily loaded test machine may really stall this process during an attempt; only such attempts may be
+    // inconclusive. The first one without a stall counts and withdraws the endpoint.
+    const counted = done.filter((c) => !c.inconclusive);
+    for (const c of done.filter((c) => c.inconclusive)) {
+      assert.ok(Math.max(c.stalledMs!, c.result.deadlineLateMs!) >= 250, JSON.stringify(c));
+    }
+    assert.equal(counted.length, 1);
+    assert.equal(counted[0].result.reason, "timeout after 1s (connect)");
+    assert.equal(counted[0].result.timedOut, true);
+    assert.ok(counted[0].stalledMs! < 250, `stalled ${counted[0].stalledMs} ms`);
+    assert.deepEqual(changes.map((c) => [c.probeHealthy, c.endpointChanged]), [[false, true]]);
+  } finally {
     await scheduler.close();
   }
   guard.assertClean();

@@ -8,28 +8,66 @@
  * `first + k * period`, computed from intended times, never from completion times, so nothing drifts. The clock,
  * timer and probe runner are injected so tests drive the scheduler deterministically.
  *
+ * Two kinds of early re-check leave the grid for a while and come back to it (the grid itself never moves):
+ * - transition re-checks ({@link ScheduledProbe.transitionPeriodSeconds}, HAProxy's `fastinter`) while a probe's
+ *   latest result disagrees with its verdict;
+ * - retries of *inconclusive* results: a timeout during which this process itself was stalled (see
+ *   {@link isInconclusive}) says nothing about the target, so it is not counted and the probe is asked again.
+ *
  * @module
  */
+import { systemClock } from "./clock.ts";
+import type { SchedulerClock } from "./clock.ts";
+import { startLagMonitor } from "./lag.ts";
+import type { LagMonitor, LagStats } from "./lag.ts";
 import { endpointHealthy, initialProbeState, nextProbeState } from "./state.ts";
 import type { ProbePolicy, ProbeState } from "./state.ts";
 import type { ProbeResult, ProbeRunner, ProbeSpec } from "./types.ts";
 
-/** The platform functions the scheduler needs; tests pass a fake. */
-export interface SchedulerClock {
-  /** Monotonic milliseconds. */
-  now(): number;
-  /** Calls `callback` once after `delayMs`; returns a handle for `clearTimer`. */
-  setTimer(callback: () => void, delayMs: number): unknown;
-  /** Cancels a timer from `setTimer`. */
-  clearTimer(handle: unknown): void;
+export { systemClock };
+export type { SchedulerClock };
+
+/** Smallest stall (ms) that makes a timed-out result inconclusive; see {@link lagThresholdMs}. */
+export const LAG_THRESHOLD_FLOOR_MS = 100;
+
+/** Fraction of `timeoutSeconds` this process must have lost to stalls for a timeout to be inconclusive. */
+export const LAG_THRESHOLD_FRACTION = 0.25;
+
+/**
+ * How much of a timed-out attempt this process must have spent stalled for the timeout to be inconclusive:
+ * a quarter of the timeout, at least {@link LAG_THRESHOLD_FLOOR_MS} (250 ms at the CRD's minimum of 1 s).
+ *
+ * Why a quarter: a prober that loses a quarter of the budget to its own stalls has, under CPU starvation, lost
+ * it spread over every step a connect or request needs (each waits its turn on a queued event loop), and a
+ * reply that did arrive may be sitting unread when the deadline fires; below that, the target had at least
+ * three quarters of its budget on a prober that was running, and the timeout is the target's. Why the floor:
+ * normal jitter is far below it (measured here: idle ticks late by 0.4 ms p50 / 2.5 ms p99, GC pauses of a few
+ * ms), so a loaded but healthy agent still counts real timeouts.
+ */
+export function lagThresholdMs(timeoutSeconds: number): number {
+  const timeoutMs = Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 1000;
+  return Math.max(LAG_THRESHOLD_FLOOR_MS, timeoutMs * LAG_THRESHOLD_FRACTION);
 }
 
-/** The real clock: `performance.now()` and setTimeout. */
-export const systemClock: SchedulerClock = {
-  now: () => performance.now(),
-  setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimer: (handle) => clearTimeout(handle as number),
-};
+/**
+ * Whether a result is inconclusive: only a timeout (`result.timedOut`, set by the runners when their own
+ * deadline fired) can be, and only when this process was stalled for at least {@link lagThresholdMs} during the
+ * attempt (`stalledMs`, from the lag monitor) or the deadline's timer itself fired that late. Answers from the
+ * target (refused, reset, an HTTP status, a false query, an authentication error) are always conclusive,
+ * whatever the lag.
+ *
+ * Trade-off: while this process stays overloaded, a target that really stopped answering (a black-holed node,
+ * dropped SYNs) is not withdrawn by its timeouts, because each one is inconclusive; the first timeout measured
+ * without a stall counts again. We accept it because the opposite failure is worse: a starved agent withdrawing
+ * every healthy endpoint of its node at once (seen: 30,870 false timeouts, 1,408 healthy endpoints flipped on a
+ * 100-agent fleet). Retries of inconclusive results back off (1×, 2×, 4×... the retry interval, up to the
+ * period), so an overloaded agent is not loaded further by them.
+ */
+export function isInconclusive(result: ProbeResult, timeoutSeconds: number, stalledMs: number): boolean {
+  if (!result.timedOut) return false;
+  const threshold = lagThresholdMs(timeoutSeconds);
+  return stalledMs >= threshold || (result.deadlineLateMs ?? 0) >= threshold;
+}
 
 /** One probe of an endpoint as the scheduler runs it; thresholds come from `spec`. */
 export interface ScheduledProbe {
@@ -43,6 +81,34 @@ export interface ScheduledProbe {
   readonly periodSeconds: number;
   /** No runs until this long after the endpoint started (see {@link EndpointConfig.startedAtMs}). */
   readonly initialDelaySeconds: number;
+  /**
+   * Re-check interval while the probe's latest result disagrees with its verdict (HAProxy's `fastinter`): a
+   * healthy probe that failed fewer than failureThreshold times in a row, or an unhealthy one that passed fewer
+   * than successThreshold times, runs again this long after its previous run *completed*. A backend that fails
+   * at `t` is then confirmed down by about `t + (time to its next run) + (failureThreshold - 1) ×
+   * (transitionPeriodSeconds + run duration)` instead of `(failureThreshold - 1) × periodSeconds` later; a new
+   * endpoint needing several successes is confirmed up as fast. Once the verdict flips or the streak breaks, the
+   * probe is back on its grid, so a steady backend (healthy or dead) is probed at the same rate as without it.
+   * Unset, not positive, or not below `periodSeconds`: off.
+   */
+  readonly transitionPeriodSeconds?: number;
+}
+
+function periodMsOf(p: ScheduledProbe): number {
+  return Math.max(10, p.periodSeconds * 1000);
+}
+
+/** The transition re-check interval in ms, or undefined when the option is off or would not be faster. */
+function transitionMsOf(p: ScheduledProbe, periodMs: number): number | undefined {
+  const s = p.transitionPeriodSeconds;
+  if (s === undefined || !Number.isFinite(s) || s <= 0) return undefined;
+  const ms = Math.max(10, s * 1000);
+  return ms < periodMs ? ms : undefined;
+}
+
+/** The latest result disagrees with the verdict: a streak that has not reached its threshold yet. */
+function inTransition(state: ProbeState): boolean {
+  return state.healthy ? state.failures > 0 : state.successes > 0;
 }
 
 function policyOf(p: ScheduledProbe): ProbePolicy {
@@ -91,10 +157,21 @@ export interface ProbeCompletion {
   readonly probe: string;
   /** The probe's result. */
   readonly result: ProbeResult;
-  /** The probe's result before this one (absent for its first result). */
+  /**
+   * The probe's latest *counted* result before this one (absent before its first): inconclusive results are
+   * never the `previous` of anything, so comparing reasons sees only evidence about the target.
+   */
   readonly previous?: ProbeResult;
-  /** How late the probe started compared with its slot on the grid (concurrency cap, busy event loop). */
+  /** How late the probe started compared with its intended time (concurrency cap, busy event loop). */
   readonly latenessMs: number;
+  /**
+   * True when the result was a timeout while this process was stalled ({@link isInconclusive}): it changed
+   * neither counters nor verdict, and the probe is retried soon. Count it apart from failures
+   * (`swh_agent_probes_inconclusive_total`).
+   */
+  readonly inconclusive: boolean;
+  /** For timed-out results: ms of the attempt during which this process was stalled (lag monitor). */
+  readonly stalledMs?: number;
 }
 
 /** Construction options. */
@@ -103,7 +180,7 @@ export interface SchedulerOptions {
   readonly runProbe: ProbeRunner;
   /** Called synchronously for every verdict change; exceptions are caught and logged. */
   readonly onChange: (change: HealthChange) => void;
-  /** Called after every counted probe result (not for cancelled ones). */
+  /** Called after every probe result, counted or inconclusive (not for cancelled ones). */
   readonly onResult?: (completion: ProbeCompletion) => void;
   /** Default {@link systemClock}. */
   readonly clock?: SchedulerClock;
@@ -111,6 +188,13 @@ export interface SchedulerOptions {
   readonly random?: () => number;
   /** Most probes in flight at once; further due probes wait in FIFO order. Default 1000. */
   readonly maxConcurrent?: number;
+  /**
+   * Where stalls of this process are learnt; default a monitor on `clock` (lag.ts, a tick every 100 ms) that the
+   * scheduler starts now and stops in `close()`. A monitor passed here is shared and left running.
+   */
+  readonly lagMonitor?: LagMonitor;
+  /** Every tick's lag in ms from the default monitor (e.g. a lag histogram); ignored with `lagMonitor`. */
+  readonly onLagSample?: (lagMs: number) => void;
 }
 
 /** Counters for metrics and benchmarks. */
@@ -125,6 +209,8 @@ export interface SchedulerStats {
   readonly started: number;
   /** Slots skipped because the previous run was still going or the process fell more than a period behind. */
   readonly skipped: number;
+  /** Inconclusive results (timeouts while this process was stalled) since creation; not counted in verdicts. */
+  readonly inconclusive: number;
 }
 
 /** Current verdicts of one endpoint. */
@@ -145,6 +231,8 @@ export interface Scheduler {
   health(endpoint: string): EndpointHealth | undefined;
   /** Counters. */
   stats(): SchedulerStats;
+  /** Recent event-loop lag of this process (for `swh_agent_event_loop_lag_seconds`). */
+  lagStats(): LagStats;
   /** Removes everything and resolves when no probe is in flight any more. */
   close(): Promise<void>;
 }
@@ -154,8 +242,14 @@ interface Target {
   probe: ScheduledProbe;
   state: ProbeState;
   periodMs: number;
-  /** Intended time of the next run (a point on the grid). */
+  /** Re-check interval while in transition, or undefined when off. */
+  transitionMs: number | undefined;
+  /** Next slot on the grid `first + k * period`. */
+  grid: number;
+  /** Intended time of the next run: `grid`, or earlier for a transition re-check or an inconclusive retry. */
   due: number;
+  /** Inconclusive results in a row: each doubles the retry delay, up to the period. */
+  inconclusiveStreak: number;
   /** Position in the heap, -1 when not in it. */
   heapIndex: number;
   running?: AbortController;
@@ -186,7 +280,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let timerAt = Infinity;
   let started = 0;
   let skipped = 0;
+  let inconclusive = 0;
   let closed = false;
+  const ownsLag = options.lagMonitor === undefined;
+  const lag = options.lagMonitor ?? startLagMonitor({ clock, onSample: options.onLagSample });
 
   function emit(change: HealthChange): void {
     try {
@@ -270,18 +367,34 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     while (heap.length > 0 && heap[0].due <= now + 1) {
       const t = heap[0];
       const intended = t.due;
-      // Next slot on the grid; if we fell more than a period behind, skip the missed slots instead of bursting.
-      let next = intended + t.periodMs;
-      if (next <= now) {
-        const missed = Math.ceil((now - next) / t.periodMs);
-        skipped += missed;
-        next += missed * t.periodMs;
-        if (next <= now) next += t.periodMs;
-      }
-      t.due = next;
+      // A run on the grid (or an early one that reached the grid slot) takes the slot; an early run before it
+      // leaves the grid alone, so the target comes back to the same phase.
+      if (t.grid <= now + 1) advanceGrid(t, now);
+      t.due = t.grid;
       down(0);
       dispatch(t, intended);
     }
+    arm();
+  }
+
+  /** Moves `grid` to its next slot; if we fell more than a period behind, skips missed slots instead of bursting. */
+  function advanceGrid(t: Target, now: number): void {
+    let next = t.grid + t.periodMs;
+    if (next <= now) {
+      const missed = Math.ceil((now - next) / t.periodMs);
+      skipped += missed;
+      next += missed * t.periodMs;
+      if (next <= now) next += t.periodMs;
+    }
+    t.grid = next;
+  }
+
+  /** Runs `t` again at `at` if that is before its next grid slot. */
+  function recheckAt(t: Target, at: number): void {
+    if (at >= t.grid || t.removed) return;
+    heapRemove(t);
+    t.due = at;
+    heapPush(t);
     arm();
   }
 
@@ -322,7 +435,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (t.running === controller) t.running = undefined;
       // A changed definition replaces the Target (t.removed), so a result here belongs to the current one.
       if (!controller.signal.aborted && !t.removed) {
-        complete(t, result, clock.now(), startedAt - intended);
+        complete(t, result, startedAt, clock.now(), startedAt - intended);
       }
       if (inFlight === 0 && idle) idle();
       if (!closed) drain();
@@ -339,8 +452,28 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     });
   }
 
-  function complete(t: Target, result: ProbeResult, at: number, latenessMs: number): void {
+  function complete(t: Target, result: ProbeResult, startedAt: number, at: number, latenessMs: number): void {
     const before = t.state;
+    // The lag history is read for timeouts only: everything else is conclusive, and this path runs 5,000 times/s.
+    const stalledMs = result.timedOut ? lag.observed(startedAt, at).stalledMs : undefined;
+    if (stalledMs !== undefined && isInconclusive(result, t.probe.spec.timeoutSeconds, stalledMs)) {
+      inconclusive++;
+      t.inconclusiveStreak++;
+      options.onResult?.({
+        endpoint: t.ep.key,
+        probe: t.probe.name,
+        result,
+        previous: before.last,
+        latenessMs,
+        inconclusive: true,
+        stalledMs,
+      });
+      // Ask again soon, backing off while the stall lasts: under sustained overload, retries must not add load.
+      const base = t.transitionMs ?? Math.min(t.periodMs, 1000);
+      recheckAt(t, at + Math.min(t.periodMs, base * 2 ** Math.min(20, t.inconclusiveStreak - 1)));
+      return;
+    }
+    t.inconclusiveStreak = 0;
     t.state = nextProbeState(before, policyOf(t.probe), result, at);
     options.onResult?.({
       endpoint: t.ep.key,
@@ -348,7 +481,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       result,
       previous: before.last,
       latenessMs,
+      inconclusive: false,
+      stalledMs,
     });
+    if (t.transitionMs !== undefined && inTransition(t.state)) recheckAt(t, at + t.transitionMs);
     if (t.state.healthy === before.healthy) return;
     const endpointChanged = recompute(t.ep);
     emit({
@@ -365,16 +501,20 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   // ---- endpoints ------------------------------------------------------------------------------------------
   function addTarget(ep: Endpoint, probe: ScheduledProbe, state: ProbeState): void {
     const now = clock.now();
-    const periodMs = Math.max(10, probe.periodSeconds * 1000);
+    const periodMs = periodMsOf(probe);
     // Random phase: a full period for verified (healthy) targets, at most 1 s for unverified ones, so a new pod
     // is probed promptly once its initial delay is over.
     const spread = state.healthy ? periodMs : Math.min(periodMs, 1000);
+    const first = Math.max(now, state.activeFromMs) + random() * spread;
     const t: Target = {
       ep,
       probe,
       state,
       periodMs,
-      due: Math.max(now, state.activeFromMs) + random() * spread,
+      transitionMs: transitionMsOf(probe, periodMs),
+      grid: first,
+      due: first,
+      inconclusiveStreak: 0,
       heapIndex: -1,
       queued: false,
       removed: false,
@@ -434,12 +574,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         ep.targets.delete(p.name);
         addTarget(ep, p, initialProbeState(policyOf(p), startedAtMs, now, t.state.healthy));
       } else if (t.probe.periodSeconds !== p.periodSeconds || t.probe !== p) {
-        const periodMs = Math.max(10, p.periodSeconds * 1000);
+        const periodMs = periodMsOf(p);
         t.probe = p;
+        t.transitionMs = transitionMsOf(p, periodMs);
         if (periodMs !== t.periodMs) {
           t.periodMs = periodMs;
           heapRemove(t);
-          t.due = now + random() * periodMs;
+          t.due = t.grid = now + random() * periodMs;
           heapPush(t);
         }
       }
@@ -474,10 +615,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       queued: waiting.length - waitingHead,
       started,
       skipped,
+      inconclusive,
     }),
+    lagStats: () => lag.stats(),
     async close() {
       for (const key of [...endpoints.keys()]) remove(key);
       closed = true;
+      if (ownsLag) lag.stop();
       if (timer !== undefined) clock.clearTimer(timer);
       timer = undefined;
       timerAt = Infinity;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { checkTarget, failureReason, result, startDeadline } from "./deadline.ts";
+import { checkTarget, failedResult, result, startDeadline } from "./deadline.ts";
 import type { ProbeResult, ProbeTarget, TcpProbeSpec } from "./types.ts";
 
 /**
@@ -25,7 +25,7 @@ export async function probeTcp(
     conn.close();
     return result(true, "connected", startedAt);
   } catch (error) {
-    return result(false, failureReason(error, deadline, "connect", spec.timeoutSeconds), startedAt);
+    return failedResult(error, deadline, "connect", spec.timeoutSeconds, startedAt);
   } finally {
     deadline.dispose();
   }

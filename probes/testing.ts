@@ -1,6 +1,6 @@
 /**
  * Test-only helpers for probe tests: raw HTTP(S) servers that misbehave on purpose, silent listeners, a
- * black-hole port, and a guard that fails a test on unhandled rejections or uncaught errors.
+ * black-hole port, a blocked event loop, and a guard that fails a test on unhandled rejections or uncaught errors.
  *
  * @module
  */
@@ -253,6 +253,15 @@ export async function waitFor(
     if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Keeps this process's JS thread busy for `ms`, like a CPU-starved agent: no timer, socket or promise callback
+ * runs meanwhile.
+ */
+export function blockEventLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* spin */ }
 }
 
 /** Throws `message` unless `cond`. */

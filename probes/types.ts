@@ -146,6 +146,15 @@ export interface ProbeResult {
   readonly reason: string;
   /** Wall time the probe took, in milliseconds. */
   readonly durationMs: number;
+  /**
+   * Set (always with `ok: false`) when the probe's own deadline ended it: the target did not finish within
+   * `timeoutSeconds` *as this process measured it*, which is weaker evidence than an answer (refused, reset, a
+   * status code, a false query) because a stalled prober misses answers that did arrive. `reason` still reads
+   * `timeout after Ns (phase)`.
+   */
+  readonly timedOut?: true;
+  /** With `timedOut`: how late (ms) the deadline's timer fired, i.e. how long this process was stalled then. */
+  readonly deadlineLateMs?: number;
 }
 
 /** Runs one probe; implementations must resolve (never reject) and must honour `signal` promptly. */
