@@ -19,6 +19,8 @@ import { createLogger } from "../ops/log.ts";
 import type { Logger } from "../ops/log.ts";
 import { Registry } from "../ops/metrics.ts";
 import { runProbe as defaultRunProbe } from "../probes/run.ts";
+import { startLagMonitor } from "../probes/lag.ts";
+import type { LagMonitor } from "../probes/lag.ts";
 import { createScheduler } from "../probes/scheduler.ts";
 import type { ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
 import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
@@ -78,6 +80,7 @@ export class Agent {
   readonly #debounceMs: number;
   readonly #caches: AgentCaches;
   readonly #scheduler: Scheduler;
+  readonly #lag: LagMonitor;
   readonly #queue: WorkQueue;
   readonly #events: EventRecorder;
   readonly #slices: SliceWriter;
@@ -106,7 +109,14 @@ export class Agent {
       if (info.action !== "handler") this.metrics.watchRestarts.inc({ resource });
       this.#log.warn("watch error", { resource, action: info.action, error: info.error });
     });
+    // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s), cheap enough for a
+    // hundred agents on one machine.
+    this.#lag = startLagMonitor({
+      intervalMs: 250,
+      onSample: (lagMs) => this.metrics.eventLoopLag.observe({}, lagMs / 1000),
+    });
     this.#scheduler = createScheduler({
+      lagMonitor: this.#lag,
       runProbe: withConfigErrors(opts.runProbe ?? defaultRunProbe),
       onChange: (change) => {
         this.#reconciler.recordChange(change);
@@ -209,6 +219,7 @@ export class Agent {
     this.#abort.abort(new DOMException("agent stopped", "AbortError"));
     await this.#queueDone;
     await this.#scheduler.close();
+    this.#lag.stop();
     await this.#cachesDone?.catch(() => {});
     await this.#events.flush();
   }
@@ -270,6 +281,11 @@ export class Agent {
   #onProbeResult(c: ProbeCompletion): void {
     const [swhKey] = splitSchedulerKey(c.endpoint);
     const mode = this.#reconciler.modeOf(swhKey, c.probe);
+    if (c.inconclusive) {
+      // The agent, not the target, was late: nothing was learnt, nothing changes (the scheduler retries soon).
+      this.metrics.probesInconclusive.inc({ mode });
+      return;
+    }
     this.metrics.probes.inc({ mode, result: c.result.ok ? "success" : "failure" });
     this.metrics.probeSeconds.observe({ mode }, c.result.durationMs / 1000);
     // The scheduler reports verdict changes only, but the report explains *why* an endpoint fails, and that a

@@ -7,6 +7,10 @@ export interface AgentMetrics {
   readonly probes: Counter;
   /** Probe durations in seconds by mode. */
   readonly probeSeconds: Histogram;
+  /** Timeouts not counted against the target because the agent itself was stalled meanwhile, by mode. */
+  readonly probesInconclusive: Counter;
+  /** How late the agent's event loop ran (CPU starvation, GC pauses), sampled every 250 ms. */
+  readonly eventLoopLag: Histogram;
   /** Endpoints on this node passing all probes, by SWH (`namespace/name`). */
   readonly endpointsHealthy: Gauge;
   /** Endpoints on this node selected by each SWH. */
@@ -28,6 +32,15 @@ export function agentMetrics(registry: Registry): AgentMetrics {
   return {
     probes: registry.counter("swh_agent_probes_total", "Probe results by mode and result."),
     probeSeconds: registry.histogram("swh_agent_probe_duration_seconds", "Probe durations by mode."),
+    probesInconclusive: registry.counter(
+      "swh_agent_probes_inconclusive_total",
+      "Timed-out probes not counted against the target because the agent itself was stalled meanwhile.",
+    ),
+    eventLoopLag: registry.histogram(
+      "swh_agent_event_loop_lag_seconds",
+      "How late the agent's event loop ran (CPU starvation, GC pauses).",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ),
     endpointsHealthy: registry.gauge(
       "swh_agent_endpoints_healthy",
       "Endpoints on this node passing all probes, per ServiceWithHealthchecks.",

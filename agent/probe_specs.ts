@@ -136,6 +136,7 @@ export function scheduledProbes(
       name: probeName(index),
       periodSeconds: hc.periodSeconds,
       initialDelaySeconds: hc.initialDelaySeconds,
+      ...(hc.transitionPeriodSeconds ? { transitionPeriodSeconds: hc.transitionPeriodSeconds } : {}),
     };
     const block = probe.mode === "TCP" ? probe.tcp : probe.mode === "HTTP" ? probe.http : probe.postgreSQL;
     const port = resolvePort(pod, block.targetPort, "TCP");

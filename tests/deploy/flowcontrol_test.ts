@@ -10,7 +10,13 @@ const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
 /** The FlowSchema UID the apiserver reports for a request made as `user`. */
 async function flowSchemaOf(user: string): Promise<string | undefined> {
   // -v=8 prints the response headers; impersonation happens before priority and fairness classify a request.
-  const result = await kubectl(["get", "--raw", "/api/v1/namespaces/default/pods?limit=1", `--as=${user}`, "-v=8"]);
+  const result = await kubectl([
+    "get",
+    "--raw",
+    "/api/v1/namespaces/default/pods?limit=1",
+    `--as=${user}`,
+    "-v=8",
+  ]);
   return /X-Kubernetes-Pf-Flowschema-Uid: (\S+)/i.exec(result.stderr)?.[1];
 }
 
@@ -26,7 +32,13 @@ Deno.test("deploy/flowcontrol.yaml: agents and controller have their own flow sc
     await uid("swh-controller"),
   );
   deepStrictEqual(
-    (await kubectlOk(["get", "flowschema", "swh-controller", "-o", "jsonpath={.spec.priorityLevelConfiguration.name}"]))
+    (await kubectlOk([
+      "get",
+      "flowschema",
+      "swh-controller",
+      "-o",
+      "jsonpath={.spec.priorityLevelConfiguration.name}",
+    ]))
       .trim(),
     "workload-high",
   );
