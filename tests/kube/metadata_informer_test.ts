@@ -11,97 +11,19 @@ import { assert, assertEquals } from "./assert.ts";
 import { withNamespace } from "./helpers.ts";
 import { waitFor } from "../support/wait.ts";
 import { requireTestClusterDir } from "../support/env.ts";
+import { bigStatus, Gadgets, installGadgets, specOnly } from "../support/gadget_crd.ts";
+import type { Gadget } from "../support/gadget_crd.ts";
 import { restartApiserver } from "../../tools/cluster/mod.ts";
-import {
-  Api,
-  Informer,
-  MetadataWatchInformer,
-  resourceType,
-  stripManagedFields,
-  WatchExpiredError,
-} from "../../kube/mod.ts";
+import { Api, Informer, MetadataWatchInformer, WatchExpiredError } from "../../kube/mod.ts";
 import type {
   FetchInfo,
   InformerEvent,
-  KubeObject,
   KubeTransport,
   MetadataWatchInformerError,
   Query,
   RequestOptions,
   WatchReceived,
 } from "../../kube/mod.ts";
-
-interface Gadget extends KubeObject {
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
-const Gadgets = resourceType<Gadget>({
-  group: "kubewatch.test.swh.io",
-  version: "v1",
-  plural: "gadgets",
-  kind: "Gadget",
-  namespaced: true,
-});
-interface Crd extends KubeObject {
-  spec: unknown;
-  status?: { conditions?: Array<{ type: string; status: string }> };
-}
-const Crds = resourceType<Crd>({
-  group: "apiextensions.k8s.io",
-  version: "v1",
-  plural: "customresourcedefinitions",
-  kind: "CustomResourceDefinition",
-  namespaced: false,
-});
-
-/** Installs the Gadget CRD (status subresource, free-form spec and status) and waits until it is served. */
-async function installGadgets(transport: KubeTransport, ns: string): Promise<void> {
-  const crds = Api.cluster(transport, Crds);
-  const name = `${Gadgets.plural}.${Gadgets.group}`;
-  const free = { type: "object", "x-kubernetes-preserve-unknown-fields": true };
-  await crds.apply({
-    metadata: { name },
-    spec: {
-      group: Gadgets.group,
-      scope: "Namespaced",
-      names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
-      versions: [{
-        name: "v1",
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: { openAPIV3Schema: { type: "object", properties: { spec: free, status: free } } },
-      }],
-    },
-  }, { fieldManager: "kubewatch-test", force: true });
-  await waitFor(
-    async () =>
-      (await crds.get(name)).status?.conditions?.some((c) => c.type === "Established" && c.status === "True"),
-    { what: `CRD ${name} to be established`, timeoutMs: 20_000 },
-  );
-  // Discovery of a fresh CRD can lag its Established condition by a moment.
-  await waitFor(async () => (await Api.namespaced(transport, Gadgets, ns).list()).items, {
-    what: "gadgets to be served",
-    timeoutMs: 20_000,
-  });
-}
-
-/** What agents would cache: no status, no managedFields. Idempotent, as the informer requires. */
-function specOnly(obj: Gadget): Gadget {
-  const { status: _, ...rest } = stripManagedFields(obj);
-  return rest;
-}
-
-/** A status of about `kib` KiB, like per-endpoint entries written by many agents. */
-function bigStatus(kib: number, n: number): Record<string, unknown> {
-  return {
-    n,
-    endpoints: Array.from(
-      { length: kib * 32 }, // about 32 bytes each
-      (_, i) => ({ pod: `pod-${i}-${n}`, ready: (i + n) % 2 === 0 }),
-    ),
-  };
-}
 
 /** What an informer received (watch events by type, bytes) and fetched (GETs, LISTs). */
 class Counts {
