@@ -8,22 +8,56 @@
  * a response that already came back from the apiserver (a slow network, not a fake server).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { withNamespace } from "./helpers.ts";
+import { adminConnection, withNamespace } from "./helpers.ts";
 import { waitFor } from "../support/wait.ts";
 import { requireTestClusterDir } from "../support/env.ts";
 import { bigStatus, Gadgets, installGadgets, specOnly } from "../support/gadget_crd.ts";
 import type { Gadget } from "../support/gadget_crd.ts";
 import { restartApiserver } from "../../tools/cluster/mod.ts";
-import { Api, Informer, MetadataWatchInformer, WatchExpiredError } from "../../kube/mod.ts";
+import {
+  Api,
+  ConfigMaps,
+  HttpTransport,
+  Informer,
+  isApiError,
+  MetadataWatchInformer,
+  resourceType,
+  ServiceAccounts,
+  staticToken,
+  WatchExpiredError,
+} from "../../kube/mod.ts";
 import type {
   FetchInfo,
   InformerEvent,
+  KubeObject,
   KubeTransport,
   MetadataWatchInformerError,
   Query,
   RequestOptions,
   WatchReceived,
 } from "../../kube/mod.ts";
+
+interface Role extends KubeObject {
+  rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+}
+const Roles = resourceType<Role>({
+  group: "rbac.authorization.k8s.io",
+  version: "v1",
+  plural: "roles",
+  kind: "Role",
+  namespaced: true,
+});
+interface RoleBinding extends KubeObject {
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects: Array<{ kind: string; name: string; namespace?: string }>;
+}
+const RoleBindings = resourceType<RoleBinding>({
+  group: "rbac.authorization.k8s.io",
+  version: "v1",
+  plural: "rolebindings",
+  kind: "RoleBinding",
+  namespaced: true,
+});
 
 /** What an informer received (watch events by type, bytes) and fetched (GETs, LISTs). */
 class Counts {
@@ -312,6 +346,130 @@ Deno.test("metadata-watch informer: status writes are merged without a fetch or 
       );
     } finally {
       await stop();
+    }
+  });
+});
+
+Deno.test("metadata-watch informer on all namespaces (selector): fetches address each object's namespace", async () => {
+  await withNamespace("kmwiall", async ({ transport, ns }) => {
+    await installGadgets(transport, ns);
+    const counts = new Counts();
+    const informer = new MetadataWatchInformer(Api.all(transport, Gadgets), {
+      labelSelector: `suite=${ns}`,
+      transform: specOnly,
+      onFetch: counts.onFetch,
+    });
+    const events: string[] = [];
+    informer.subscribe((e) => events.push(describe(e)));
+    const stop = await started(informer);
+    try {
+      const gadgets = Api.namespaced(transport, Gadgets, ns);
+      await gadgets.create({ metadata: { name: "n", labels: { suite: ns } }, spec: { v: 1 } });
+      await gadgets.create({ metadata: { name: "unlabelled" }, spec: { v: 1 } });
+      await gadgets.patch("n", { type: "merge", body: { spec: { v: 2 } } });
+      await waitFor(() => events.at(-1) === 'update:n:{"v":2}' || events.at(-1) === 'add:n:{"v":2}', {
+        what: "n at v2",
+        lastSeen: () => events,
+      });
+      assertEquals(informer.get(ns, "n")?.metadata?.namespace, ns);
+      assertEquals(informer.size, 1);
+      assert(
+        counts.gets >= 1 && counts.getsNotFound === 0,
+        `GETs ${counts.gets}, 404s ${counts.getsNotFound}`,
+      );
+    } finally {
+      await stop();
+    }
+  });
+});
+
+Deno.test("metadata-watch informer: objects without metadata.generation (ConfigMaps) are fetched on every change", async () => {
+  await withNamespace("kmwicm", async ({ transport, ns }) => {
+    const cms = Api.namespaced(transport, ConfigMaps, ns);
+    const counts = new Counts();
+    const informer = new MetadataWatchInformer(cms, { onFetch: counts.onFetch });
+    const events: string[] = [];
+    // (kube-controller-manager adds kube-root-ca.crt to every namespace: only "cm" is looked at.)
+    informer.subscribe((e) =>
+      e.object.metadata?.name === "cm" &&
+      events.push(`${e.type}:${e.object.metadata?.name}:${e.object.data?.v}`)
+    );
+    const stop = await started(informer);
+    try {
+      await cms.create({ metadata: { name: "cm" }, data: { v: "1" } });
+      await waitFor(() => events.length === 1, { what: "the add", lastSeen: () => events });
+      const getsBefore = counts.gets;
+      await cms.patch("cm", { type: "merge", body: { data: { v: "2" } } });
+      await waitFor(() => events.length === 2, { what: "the update", lastSeen: () => events });
+      assertEquals(events, ["add:cm:1", "update:cm:2"]);
+      assertEquals(counts.gets - getsBefore, 1);
+      assert(counts.gets >= 2, "the add was fetched too");
+    } finally {
+      await stop();
+    }
+  });
+});
+
+Deno.test("metadata-watch informer: a refused fetch (403, no `get`) is reported and retried until RBAC allows it", async () => {
+  await withNamespace("kmwi403", async ({ transport: admin, ns }) => {
+    await installGadgets(admin, ns);
+    const rule = (verbs: string[]) => ({ apiGroups: [Gadgets.group], resources: [Gadgets.plural], verbs });
+    const roles = Api.namespaced(admin, Roles, ns);
+    await roles.apply({ metadata: { name: "gadget-reader" }, rules: [rule(["list", "watch"])] }, {
+      fieldManager: "kubewatch-test",
+    });
+    await Api.namespaced(admin, ServiceAccounts, ns).create({ metadata: { name: "watcher" } });
+    await Api.namespaced(admin, RoleBindings, ns).create({
+      metadata: { name: "watcher" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "gadget-reader" },
+      subjects: [{ kind: "ServiceAccount", name: "watcher", namespace: ns }],
+    });
+    const tokenRequest = (await admin.request({
+      method: "POST",
+      path: Api.namespaced(admin, ServiceAccounts, ns).path("watcher", "token"),
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 3600 },
+      },
+      signal: AbortSignal.timeout(10_000),
+    })) as { status: { token: string } };
+    const conn = await adminConnection();
+    const transport = new HttpTransport({
+      server: conn.server,
+      caCerts: conn.caCerts,
+      token: staticToken(tokenRequest.status.token),
+      namespace: ns,
+      source: "watcher service account",
+    });
+    const errors: MetadataWatchInformerError[] = [];
+    const informer = new MetadataWatchInformer(Api.namespaced(transport, Gadgets, ns), {
+      transform: specOnly,
+      backoff: { initialMs: 200, maxMs: 1_000 },
+      onError: (e) => errors.push(e),
+    });
+    const events: string[] = [];
+    informer.subscribe((e) => events.push(describe(e)));
+    const stop = await started(informer);
+    try {
+      await Api.namespaced(admin, Gadgets, ns).create({ metadata: { name: "g" }, spec: { v: 1 } });
+      await waitFor(() => errors.some((e) => e.action === "fetch" && isApiError(e.error, 403)), {
+        what: "the refused GET to be reported",
+        lastSeen: () => errors.map((e) => `${e.action}: ${e.error}`),
+      });
+      assertEquals(events, []);
+      await roles.apply({ metadata: { name: "gadget-reader" }, rules: [rule(["list", "watch", "get"])] }, {
+        fieldManager: "kubewatch-test",
+      });
+      await waitFor(() => events.length === 1, { what: "the fetch to succeed", lastSeen: () => events });
+      assertEquals(events, ['add:g:{"v":1}']);
+      assert(
+        errors.every((e) => e.action === "fetch" && isApiError(e.error, 403)),
+        `${errors.map((e) => e.error)}`,
+      );
+    } finally {
+      await stop();
+      transport.close();
     }
   });
 });
