@@ -201,9 +201,9 @@ export class Api<T extends KubeObject> {
    * `PartialObjectMetadataList`), negotiated with `Accept: application/json;as=PartialObjectMetadata;…`.
    * For lists and watches that need names, labels, generation or resourceVersions but not spec or status: a
    * watch then carries a fraction of the bytes of objects with large statuses — but still one event per
-   * change, status writes included. Writes through the view work and answer with metadata. Every built-in
-   * resource and CRD supports it; an aggregated API that does not answers 406 NotAcceptable. Same RBAC as
-   * the full reads.
+   * change, status writes included. Meant for reads (a write through it would answer with metadata only).
+   * Every built-in resource and CRD supports it; an aggregated API that does not answers 406 NotAcceptable.
+   * Same RBAC as the full reads.
    */
   metadata(): Api<PartialObjectMetadata> {
     // ResourceType's object type is a phantom: the descriptor is the same.
