@@ -4,7 +4,7 @@
  * @module
  */
 import type { KubeTransport, Query } from "./transport.ts";
-import type { KubeObject, ObjectList, ResourceType } from "./resources.ts";
+import type { KubeObject, ObjectList, PartialObjectMetadata, ResourceType } from "./resources.ts";
 import { apiVersionOf } from "./resources.ts";
 import { isApiError, KubeApiError, KubeDecodeError, WatchExpiredError } from "./errors.ts";
 import type { KubeStatus } from "./errors.ts";
@@ -13,6 +13,16 @@ import type { KubeStatus } from "./errors.ts";
 export interface CallOptions {
   /** Cancels the call. */
   signal?: AbortSignal;
+}
+
+/** Options of {@link Api.get}. */
+export interface GetOptions extends CallOptions {
+  /**
+   * Unset: a quorum read from etcd (always current). Set (e.g. to the resourceVersion of a watch event):
+   * served from the apiserver's watch cache, at least as new as that version — cheap, and never older than
+   * what the watch showed. `"0"`: any cached version.
+   */
+  resourceVersion?: string;
 }
 
 /** Options of {@link Api.list}. */
@@ -25,8 +35,14 @@ export interface ListOptions extends CallOptions {
   limit?: number;
   /** Continue token from the previous page. */
   continue?: string;
-  /** `resourceVersion` semantics of the list (`"0"` = any cached version). */
+  /** `resourceVersion` semantics of the list (`"0"` = any cached version); see `resourceVersionMatch`. */
   resourceVersion?: string;
+  /**
+   * How `resourceVersion` is matched: `NotOlderThan` (served from the watch cache, at least that new; with
+   * `limit` the pages come from a cache snapshot) or `Exact`. Unset with a resourceVersion and a `limit`
+   * means Exact (legacy). Needs `resourceVersion`; never sent with `continue` (the apiserver refuses it).
+   */
+  resourceVersionMatch?: "NotOlderThan" | "Exact";
 }
 
 /** Options of writes. */
@@ -89,6 +105,19 @@ export interface WatchOptions extends CallOptions {
   allowWatchBookmarks?: boolean;
   /** Server ends the watch after this many seconds. */
   timeoutSeconds?: number;
+  /**
+   * Called for every event received (ERROR and BOOKMARK included) with its size on the wire, before it is
+   * yielded or thrown: for metrics of what a watch costs its client (events and bytes per resource).
+   */
+  onReceive?: (received: WatchReceived) => void;
+}
+
+/** One event as a watch connection received it (see {@link WatchOptions.onReceive}). */
+export interface WatchReceived {
+  /** Event type as sent. */
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  /** Bytes of its JSON line including the newline (after HTTP content decoding). */
+  bytes: number;
 }
 
 /** An event of a watch stream. ERROR events are turned into thrown errors, so they never appear here. */
@@ -110,6 +139,10 @@ export type ObjectInput<T extends KubeObject> = Omit<T, "apiVersion" | "kind"> &
 
 const NEVER = new AbortController().signal;
 
+/** Content negotiation for metadata-only reads (what client-go's metadata client asks for, JSON only). */
+const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
 /**
  * Typed access to one resource in one scope: a namespace ({@link Api.namespaced}), cluster-scoped
  * ({@link Api.cluster}), or all namespaces ({@link Api.all}: list/watch, and writes of objects that name
@@ -122,12 +155,20 @@ export class Api<T extends KubeObject> {
   readonly type: ResourceType<T>;
   /** The namespace, or undefined for cluster-scoped / all-namespaces access. */
   readonly namespace: string | undefined;
+  /** Whether responses carry only metadata (a view from {@link Api.metadata}). */
+  readonly metadataOnly: boolean;
   readonly #transport: KubeTransport;
 
-  private constructor(transport: KubeTransport, type: ResourceType<T>, namespace: string | undefined) {
+  private constructor(
+    transport: KubeTransport,
+    type: ResourceType<T>,
+    namespace: string | undefined,
+    metadataOnly = false,
+  ) {
     this.#transport = transport;
     this.type = type;
     this.namespace = namespace;
+    this.metadataOnly = metadataOnly;
   }
 
   /** Access to a namespaced resource in one namespace. */
@@ -155,6 +196,33 @@ export class Api<T extends KubeObject> {
     return new Api(transport, type, undefined);
   }
 
+  /**
+   * The same resource and scope, read as metadata only: every response is a `PartialObjectMetadata` (lists:
+   * `PartialObjectMetadataList`), negotiated with `Accept: application/json;as=PartialObjectMetadata;…`.
+   * For lists and watches that need names, labels, generation or resourceVersions but not spec or status: a
+   * watch then carries a fraction of the bytes of objects with large statuses — but still one event per
+   * change, status writes included. Meant for reads (a write through it would answer with metadata only).
+   * Every built-in resource and CRD supports it; an aggregated API that does not answers 406 NotAcceptable.
+   * Same RBAC as the full reads.
+   */
+  metadata(): Api<PartialObjectMetadata> {
+    // ResourceType's object type is a phantom: the descriptor is the same.
+    const type = this.type as unknown as ResourceType<PartialObjectMetadata>;
+    return new Api(this.#transport, type, this.namespace, true);
+  }
+
+  /**
+   * The same resource (and the same view: full or metadata) in `namespace`: to get, patch or delete one
+   * object seen through an all-namespaces Api ({@link Api.all}).
+   */
+  inNamespace(namespace: string): Api<T> {
+    if (!this.type.namespaced) {
+      throw new TypeError(`${this.type.plural} is cluster-scoped: it has no namespace`);
+    }
+    if (!namespace) throw new TypeError("namespace must not be empty");
+    return new Api(this.#transport, this.type, namespace, this.metadataOnly);
+  }
+
   /** URL path of the collection, or of one object / its subresource. */
   path(name?: string, subresource?: string, namespace: string | undefined = this.namespace): string {
     const base = this.type.group
@@ -176,17 +244,22 @@ export class Api<T extends KubeObject> {
     return p;
   }
 
-  /** Reads one object; 404 → {@link KubeApiError} with code 404 (see {@link Api.getOpt}). */
-  async get(name: string, opts: CallOptions = {}): Promise<T> {
+  /**
+   * Reads one object; 404 → {@link KubeApiError} with code 404 (see {@link Api.getOpt}). With
+   * `resourceVersion`, served from the watch cache and at least that new (see {@link GetOptions}).
+   */
+  async get(name: string, opts: GetOptions = {}): Promise<T> {
     return (await this.#transport.request({
       method: "GET",
       path: this.path(name),
+      query: { resourceVersion: opts.resourceVersion },
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T;
   }
 
   /** Reads one object, or undefined when it does not exist. */
-  async getOpt(name: string, opts: CallOptions = {}): Promise<T | undefined> {
+  async getOpt(name: string, opts: GetOptions = {}): Promise<T | undefined> {
     try {
       return await this.get(name, opts);
     } catch (err) {
@@ -206,7 +279,9 @@ export class Api<T extends KubeObject> {
         limit: opts.limit,
         continue: opts.continue,
         resourceVersion: opts.resourceVersion,
+        resourceVersionMatch: opts.resourceVersionMatch,
       },
+      accept: this.#accept(true),
       signal: opts.signal ?? NEVER,
     });
     const list = res as ObjectList<T>;
@@ -219,17 +294,27 @@ export class Api<T extends KubeObject> {
 
   /**
    * Lists all pages (`limit` per page, default 500) of one consistent snapshot and returns every item with
-   * the snapshot's resourceVersion (the one to start a watch from). If the continue token expires mid-way
-   * (410), it falls back to one unpaginated list, like client-go's pager.
+   * the snapshot's resourceVersion (the one to start a watch from) and the number of requests made.
+   * `resourceVersion`/`resourceVersionMatch` select the snapshot with the first page; later pages follow the
+   * continue token alone (the apiserver refuses both). If the token expires mid-way (410), it falls back to
+   * one unpaginated list with the caller's resourceVersion options, like client-go's pager.
    */
-  async listAll(opts: Omit<ListOptions, "continue"> = {}): Promise<{ items: T[]; resourceVersion: string }> {
+  async listAll(
+    opts: Omit<ListOptions, "continue"> = {},
+  ): Promise<{ items: T[]; resourceVersion: string; requests: number }> {
     const limit = opts.limit ?? 500;
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion = "";
+    let requests = 0;
     try {
       do {
-        const page = await this.list({ ...opts, limit, continue: cont });
+        requests++;
+        const page = await this.list(
+          cont === undefined
+            ? { ...opts, limit }
+            : { ...opts, limit, continue: cont, resourceVersion: undefined, resourceVersionMatch: undefined },
+        );
         items.push(...page.items);
         if (!resourceVersion) resourceVersion = page.metadata.resourceVersion ?? "";
         cont = page.metadata.continue || undefined;
@@ -237,9 +322,13 @@ export class Api<T extends KubeObject> {
     } catch (err) {
       if (!(cont && isApiError(err, 410))) throw err;
       const all = await this.list({ ...opts, limit: undefined });
-      return { items: all.items, resourceVersion: all.metadata.resourceVersion ?? "" };
+      return {
+        items: all.items,
+        resourceVersion: all.metadata.resourceVersion ?? "",
+        requests: requests + 1,
+      };
     }
-    return { items, resourceVersion };
+    return { items, resourceVersion, requests };
   }
 
   /** Creates an object (POST; never retried after an ambiguous failure). 409 AlreadyExists if it exists. */
@@ -249,6 +338,7 @@ export class Api<T extends KubeObject> {
       path: this.path(undefined, undefined, this.#namespaceOf(obj)),
       query: { fieldManager: opts.fieldManager, dryRun: opts.dryRun ? "All" : undefined },
       body: this.#withTypeMeta(obj),
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T;
   }
@@ -260,6 +350,7 @@ export class Api<T extends KubeObject> {
       path: this.path(this.#nameOf(obj), opts.subresource, this.#namespaceOf(obj)),
       query: { fieldManager: opts.fieldManager, dryRun: opts.dryRun ? "All" : undefined },
       body: this.#withTypeMeta(obj),
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T;
   }
@@ -280,6 +371,7 @@ export class Api<T extends KubeObject> {
         preconditions: opts.preconditions,
         gracePeriodSeconds: opts.gracePeriodSeconds,
       },
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T | KubeStatus;
   }
@@ -313,6 +405,7 @@ export class Api<T extends KubeObject> {
       body: patch.type === "json" ? patch.ops : patch.body,
       contentType,
       idempotent: patch.type !== "json",
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T;
   }
@@ -339,18 +432,25 @@ export class Api<T extends KubeObject> {
         path,
         query,
         expect: "stream",
+        accept: this.#accept(),
         signal: opts.signal ?? NEVER,
       });
     } catch (err) {
       if (isApiError(err, 410)) throw new WatchExpiredError(path, err.status, err);
       throw err;
     }
-    for await (const line of ndjsonLines(body)) {
+    for await (const { line, bytes } of ndjsonRecords(body)) {
       let event: { type?: string; object?: unknown };
       try {
         event = JSON.parse(line);
       } catch (err) {
         throw new KubeDecodeError("GET", path, err);
+      }
+      if (
+        opts.onReceive && (event.type === "ADDED" || event.type === "MODIFIED" || event.type === "DELETED" ||
+          event.type === "BOOKMARK" || event.type === "ERROR")
+      ) {
+        opts.onReceive({ type: event.type, bytes });
       }
       if (event.type === "ERROR") {
         const status = (event.object ?? {}) as KubeStatus;
@@ -383,8 +483,15 @@ export class Api<T extends KubeObject> {
       body: this.#withTypeMeta(obj),
       contentType: "application/apply-patch+yaml",
       idempotent: true,
+      accept: this.#accept(),
       signal: opts.signal ?? NEVER,
     })) as T;
+  }
+
+  /** The Accept header of a request: undefined (plain JSON) unless this is a metadata view. */
+  #accept(list = false): string | undefined {
+    if (!this.metadataOnly) return undefined;
+    return list ? METADATA_LIST_ACCEPT : METADATA_ACCEPT;
   }
 
   #nameOf(obj: ObjectInput<T>): string {
@@ -421,23 +528,57 @@ export class Api<T extends KubeObject> {
 export async function* ndjsonLines(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<string, void, undefined> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
+  for await (const { line } of ndjsonRecords(body)) yield line;
+}
+
+/**
+ * Splits a byte stream into non-empty, trimmed lines, each with the bytes it took on the wire (its newline
+ * and any blank lines before it included, so the sizes add up to the stream's length). Splits on bytes: a
+ * newline byte never occurs inside a multi-byte UTF-8 sequence, so each line decodes on its own.
+ */
+export async function* ndjsonRecords(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ line: string; bytes: number }, void, undefined> {
+  const NEWLINE = 10;
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let parts: Uint8Array[] = []; // the unterminated line so far
+  let partBytes = 0;
+  let blankBytes = 0; // blank lines, counted into the next record
+  const decodeWith = (last: Uint8Array): string => {
+    if (parts.length === 0) return decoder.decode(last);
+    const whole = new Uint8Array(partBytes + last.length);
+    let at = 0;
+    for (const p of [...parts, last]) {
+      whole.set(p, at);
+      at += p.length;
+    }
+    return decoder.decode(whole);
+  };
   try {
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += value;
-      if (!value.includes("\n")) continue;
-      const lines = buffer.split("\n");
-      buffer = lines.pop() ?? "";
-      for (const raw of lines) {
-        const line = raw.trim();
-        if (line) yield line;
+      let start = 0;
+      for (let nl = value.indexOf(NEWLINE); nl !== -1; nl = value.indexOf(NEWLINE, start)) {
+        const piece = value.subarray(start, nl);
+        const bytes = partBytes + piece.length + 1;
+        const line = decodeWith(piece).trim();
+        parts = [];
+        partBytes = 0;
+        start = nl + 1;
+        if (line) {
+          yield { line, bytes: bytes + blankBytes };
+          blankBytes = 0;
+        } else blankBytes += bytes;
+      }
+      if (start < value.length) {
+        parts.push(value.slice(start)); // a copy: the chunk is not kept alive for its tail
+        partBytes += value.length - start;
       }
     }
-    const rest = buffer.trim();
-    if (rest) yield rest;
+    const line = decodeWith(new Uint8Array(0)).trim();
+    if (line) yield { line, bytes: partBytes + blankBytes };
   } finally {
     await reader.cancel().catch(() => {});
   }

@@ -3,39 +3,21 @@
  *
  * @module
  */
-import type { Api } from "./api.ts";
+import type { Api, WatchReceived } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 import { watcher } from "./watch.ts";
 import type { WatcherBackoff, WatcherErrorInfo, WatcherEvent } from "./watch.ts";
+import { objectKey, ObjectStore } from "./store.ts";
+import type { InformerEvent, SharedInformer } from "./store.ts";
 
-/** A change to the store. `update` carries the previous state too. */
-export type InformerEvent<T> =
-  | { type: "add"; object: T }
-  | { type: "update"; object: T; old: T }
-  | { type: "delete"; object: T };
-
-/** Key of an object in the store: `namespace/name`, or `name` for cluster-scoped objects. */
-export function objectKey(obj: KubeObject): string {
-  const ns = obj.metadata?.namespace;
-  const name = obj.metadata?.name ?? "";
-  return ns ? `${ns}/${name}` : name;
-}
+export { objectKey } from "./store.ts";
+export type { InformerEvent, SharedInformer, Store } from "./store.ts";
 
 /** Drops `metadata.managedFields` (often half of an object's size); for {@link InformerOptions.transform}. */
 export function stripManagedFields<T extends KubeObject>(obj: T): T {
   if (!obj.metadata?.managedFields) return obj;
   const { managedFields: _, ...metadata } = obj.metadata;
   return { ...obj, metadata };
-}
-
-/** Read-only view of the cached objects. Returned objects are shared: do not mutate them. */
-export interface Store<T> {
-  /** The object `namespace/name` (omit namespace for cluster-scoped), if cached. */
-  get(namespace: string | undefined, name: string): T | undefined;
-  /** All cached objects (a fresh array). */
-  list(): T[];
-  /** Number of cached objects. */
-  readonly size: number;
 }
 
 /** Options of {@link Informer}. */
@@ -55,6 +37,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   transform?: (obj: T) => T;
   /** Recovered watch errors and handler exceptions (for logs and metrics). */
   onError?: (info: WatcherErrorInfo | { error: unknown; action: "handler" }) => void;
+  /** Every watch event received, with its size on the wire (see `WatchOptions.onReceive`). */
+  onReceive?: (received: WatchReceived) => void;
 }
 
 /**
@@ -66,53 +50,47 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
  *
  * RBAC: `list` and `watch` on the resource (in the Api's namespace, or cluster-wide for `Api.all`).
  */
-export class Informer<T extends KubeObject> implements Store<T> {
+export class Informer<T extends KubeObject> implements SharedInformer<T> {
   readonly #api: Api<T>;
   readonly #opts: InformerOptions<T>;
-  readonly #items = new Map<string, T>();
-  readonly #handlers = new Set<(event: InformerEvent<T>) => void>();
-  #synced = false;
-  #resolveSynced!: () => void;
-  #rejectSynced!: (reason: unknown) => void;
+  readonly #store: ObjectStore<T>;
   #running: Promise<void> | undefined;
-  /** Resolves once the initial list has been stored; rejects if the informer stops before that. */
-  readonly synced: Promise<void>;
 
   /** Creates a stopped informer; call {@link Informer.start}. */
   constructor(api: Api<T>, opts: InformerOptions<T> = {}) {
     this.#api = api;
     this.#opts = opts;
-    this.synced = new Promise<void>((resolve, reject) => {
-      this.#resolveSynced = resolve;
-      this.#rejectSynced = reject;
-    });
-    this.synced.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    this.#store = new ObjectStore<T>((error) => opts.onError?.({ error, action: "handler" }));
+  }
+
+  /** Resolves once the initial list has been stored; rejects if the informer stops before that. */
+  get synced(): Promise<void> {
+    return this.#store.synced;
   }
 
   /** True once the initial list is in. */
   get hasSynced(): boolean {
-    return this.#synced;
+    return this.#store.hasSynced;
   }
 
   /** Number of cached objects. */
   get size(): number {
-    return this.#items.size;
+    return this.#store.size;
   }
 
   /** A cached object by namespace and name. */
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.#items.get(namespace ? `${namespace}/${name}` : name);
+    return this.#store.get(namespace, name);
   }
 
   /** All cached objects. */
   list(): T[] {
-    return [...this.#items.values()];
+    return this.#store.list();
   }
 
   /** Registers a handler for changes; returns the function that unregisters it. */
   subscribe(handler: (event: InformerEvent<T>) => void): () => void {
-    this.#handlers.add(handler);
-    return () => this.#handlers.delete(handler);
+    return this.#store.subscribe(handler);
   }
 
   /**
@@ -134,16 +112,14 @@ export class Informer<T extends KubeObject> implements Store<T> {
         pageSize: this.#opts.pageSize,
         backoff: this.#opts.backoff,
         onError: this.#opts.onError,
+        onReceive: this.#opts.onReceive,
       });
       for await (const event of events) {
         this.#apply(event);
-        if (event.type === "Restarted" && !this.#synced) {
-          this.#synced = true;
-          this.#resolveSynced();
-        }
+        if (event.type === "Restarted") this.#store.markSynced();
       }
     } finally {
-      if (!this.#synced) this.#rejectSynced(signal.reason ?? new Error("informer stopped before sync"));
+      this.#store.failSync(signal.reason ?? new Error("informer stopped before sync"));
     }
   }
 
@@ -155,51 +131,21 @@ export class Informer<T extends KubeObject> implements Store<T> {
         : { ...event, object: transform(event.object) };
     }
     switch (event.type) {
-      case "Restarted": {
-        const fresh = new Map<string, T>();
-        for (const obj of event.objects) fresh.set(objectKey(obj), obj);
-        for (const [key, old] of this.#items) {
-          if (!fresh.has(key)) {
-            this.#items.delete(key);
-            this.#emit({ type: "delete", object: old });
-          }
-        }
-        for (const [key, obj] of fresh) {
-          const old = this.#items.get(key);
-          this.#items.set(key, obj);
-          if (!old) this.#emit({ type: "add", object: obj });
-          else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
-            this.#emit({ type: "update", object: obj, old });
-          }
-        }
+      case "Restarted":
+        this.#store.replace(event.objects);
         return;
-      }
       case "Added":
       case "Modified": {
-        const key = objectKey(event.object);
-        const old = this.#items.get(key);
-        this.#items.set(key, event.object);
-        this.#emit(
+        const old = this.#store.set(event.object);
+        this.#store.emit(
           old ? { type: "update", object: event.object, old } : { type: "add", object: event.object },
         );
         return;
       }
-      case "Deleted": {
-        const key = objectKey(event.object);
-        this.#items.delete(key);
-        this.#emit({ type: "delete", object: event.object });
+      case "Deleted":
+        this.#store.delete(objectKey(event.object));
+        this.#store.emit({ type: "delete", object: event.object });
         return;
-      }
-    }
-  }
-
-  #emit(event: InformerEvent<T>): void {
-    for (const handler of this.#handlers) {
-      try {
-        handler(event);
-      } catch (error) {
-        this.#opts.onError?.({ error, action: "handler" });
-      }
     }
   }
 }

@@ -32,6 +32,14 @@ export interface KubeObject {
   metadata?: ObjectMeta;
 }
 
+/**
+ * `meta.k8s.io/v1 PartialObjectMetadata`: an object reduced to its metadata, as the apiserver serves it to a
+ * request with `Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1` (see `Api.metadata()`).
+ * `metadata` is complete: labels, annotations, generation, resourceVersion, uid, finalizers, ownerReferences,
+ * deletionTimestamp, managedFields.
+ */
+export type PartialObjectMetadata = KubeObject;
+
 /** A list response. */
 export interface ObjectList<T> {
   /** `group/version` of the list. */

@@ -25,6 +25,11 @@ export interface RequestOptions {
   body?: unknown;
   /** Content type of the body (default `application/json`). */
   contentType?: string;
+  /**
+   * `Accept` header (default `application/json`), e.g. `application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`
+   * to receive only object metadata. Responses must still be JSON.
+   */
+  accept?: string;
   /** Cancels the request (and, for streams, the body). Required: every call is cancellable. */
   signal: AbortSignal;
   /**
@@ -134,7 +139,10 @@ export class HttpTransport implements KubeTransport {
     for (let attempt = 1;; attempt++) {
       opts.signal.throwIfAborted();
       const last = attempt >= this.#retry.maxAttempts;
-      const headers = new Headers({ "Accept": "application/json", "User-Agent": this.#userAgent });
+      const headers = new Headers({
+        "Accept": opts.accept ?? "application/json",
+        "User-Agent": this.#userAgent,
+      });
       if (opts.body !== undefined) headers.set("Content-Type", opts.contentType ?? "application/json");
       if (this.#token) headers.set("Authorization", `Bearer ${await this.#token.token()}`);
 

@@ -3,21 +3,36 @@
  *
  * @module
  */
-import type { Api } from "./api.ts";
+import type { ListOptions, WatchEvent, WatchOptions, WatchReceived } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 import { WatchExpiredError } from "./errors.ts";
 import { backoffDelay, sleep } from "./transport.ts";
 
-/** What the watcher yields. */
-export type WatcherEvent<T> =
+/**
+ * What the watcher yields: listed objects are `L`, watched ones `W` (the same type unless the source lists
+ * full objects and watches metadata only).
+ */
+export type WatcherEvent<L, W = L> =
   /** A (re)list completed: `objects` is the complete current state; forget everything seen before. */
-  | { type: "Restarted"; objects: T[]; resourceVersion: string }
+  | { type: "Restarted"; objects: L[]; resourceVersion: string }
   /** An object appeared. */
-  | { type: "Added"; object: T }
+  | { type: "Added"; object: W }
   /** An object changed. */
-  | { type: "Modified"; object: T }
+  | { type: "Modified"; object: W }
   /** An object is gone (its last known state). */
-  | { type: "Deleted"; object: T };
+  | { type: "Deleted"; object: W };
+
+/**
+ * The two calls a watcher makes: a paged list and one watch connection. An `Api<T>` is a
+ * `ListWatch<T, T>`; `{ listAll: api.listAll, watch: api.metadata().watch }` lists full objects and watches
+ * metadata only.
+ */
+export interface ListWatch<L extends KubeObject, W extends KubeObject = L> {
+  /** Lists every page of one snapshot (see `Api.listAll`). */
+  listAll(opts: Omit<ListOptions, "continue">): Promise<{ items: L[]; resourceVersion: string }>;
+  /** One watch connection (see `Api.watch`). */
+  watch(opts: WatchOptions): AsyncGenerator<WatchEvent<W>, void, undefined>;
+}
 
 /** The watcher's explicit state: it either needs a (re)list or watches from a resourceVersion. */
 export type WatcherState = { phase: "Empty" } | { phase: "Watching"; resourceVersion: string };
@@ -62,6 +77,8 @@ export interface WatcherOptions {
   watchTimeoutSeconds?: [number, number];
   /** Called for every error the watcher recovers from. */
   onError?: (info: WatcherErrorInfo) => void;
+  /** Called for every watch event received, with its size (see `WatchOptions.onReceive`). */
+  onReceive?: (received: WatchReceived) => void;
 }
 
 /** Exponential backoff that starts over after `resetAfterMs` without failures (kube-rs `ResetTimerBackoff`). */
@@ -95,12 +112,13 @@ export class ResettingBackoff {
  * - 410 Gone (HTTP or ERROR event) → back to `Empty`: relist and emit `Restarted` (consumers diff);
  * - any other error → retry from the same state after jittered exponential backoff (reset after a quiet
  *   period); it never gives up.
+ * The source is usually an `Api` (a metadata view watches metadata only); see {@link ListWatch}.
  * Permissions/RBAC: `list` and `watch` on the resource.
  */
-export async function* watcher<T extends KubeObject>(
-  api: Api<T>,
+export async function* watcher<L extends KubeObject, W extends KubeObject = L>(
+  api: ListWatch<L, W>,
   opts: WatcherOptions,
-): AsyncGenerator<WatcherEvent<T>, void, undefined> {
+): AsyncGenerator<WatcherEvent<L, W>, void, undefined> {
   const { signal } = opts;
   const backoff = new ResettingBackoff(opts.backoff);
   const [minTimeout, maxTimeout] = opts.watchTimeoutSeconds ?? [300, 600];
@@ -128,6 +146,7 @@ export async function* watcher<T extends KubeObject>(
         fieldSelector: opts.fieldSelector,
         allowWatchBookmarks: true,
         timeoutSeconds: Math.floor(minTimeout + Math.random() * (maxTimeout - minTimeout)),
+        onReceive: opts.onReceive,
         signal,
       });
       for await (const event of stream) {

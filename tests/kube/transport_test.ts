@@ -10,6 +10,7 @@ import {
   KubeApiError,
   KubeTransportError,
   ndjsonLines,
+  ndjsonRecords,
   parseRetryAfter,
 } from "../../kube/mod.ts";
 import type { ClusterConnection } from "../../kube/mod.ts";
@@ -275,4 +276,20 @@ Deno.test("transport helpers: backoff is capped and jittered; Retry-After parsin
   const lines: string[] = [];
   for await (const line of ndjsonLines(stream)) lines.push(line);
   assertEquals(lines, ['{"a":"é"}', '{"b":2}', '{"c":3}']);
+
+  // Sizes are bytes on the wire: "é" is two, the blank line counts into the next record, all add up.
+  const records: Array<{ line: string; bytes: number }> = [];
+  const again = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(c);
+      controller.close();
+    },
+  });
+  for await (const record of ndjsonRecords(again)) records.push(record);
+  assertEquals(records, [
+    { line: '{"a":"é"}', bytes: 11 },
+    { line: '{"b":2}', bytes: 9 },
+    { line: '{"c":3}', bytes: 7 },
+  ]);
+  assertEquals(records.reduce((sum, r) => sum + r.bytes, 0), bytes.length);
 });
