@@ -105,9 +105,15 @@ export class Agent {
         this.metrics.apiWrites.inc({ resource: info.resource, verb: info.verb, failed: String(info.failed) });
       }
     });
-    this.#caches = new AgentCaches(transport, opts.nodeName, operatorNamespace, (resource) => (info) => {
-      if (info.action !== "handler") this.metrics.watchRestarts.inc({ resource });
-      this.#log.warn("watch error", { resource, action: info.action, error: info.error });
+    this.#caches = new AgentCaches(transport, opts.nodeName, operatorNamespace, {
+      onError: (resource) => (info) => {
+        if (info.action !== "handler") this.metrics.watchRestarts.inc({ resource });
+        this.#log.warn("watch error", { resource, action: info.action, error: info.error });
+      },
+      onReceive: (resource) => (received) => {
+        this.metrics.watchEvents.inc({ resource });
+        this.metrics.watchBytes.inc({ resource }, received.bytes);
+      },
     });
     // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s), cheap enough for a
     // hundred agents on one machine.
@@ -237,19 +243,9 @@ export class Agent {
   /** Cache events → the SWH keys whose result they can change. */
   #route(): void {
     const c = this.#caches;
-    for (const [resource, informer] of c.named()) {
-      informer.subscribe(() => this.metrics.watchEvents.inc({ resource }));
-    }
     c.swhs.subscribe((e) => {
-      if (!this.#synced) return;
-      // The spec changes only with the generation: an update that only moved the resourceVersion (the
-      // controller's status writes) changes nothing here.
-      if (
-        e.type === "update" && e.old.metadata?.generation === e.object.metadata?.generation &&
-        e.old.metadata?.uid === e.object.metadata?.uid &&
-        e.old.metadata?.deletionTimestamp === e.object.metadata?.deletionTimestamp
-      ) return;
-      this.#queue.add(keyOf(e.object));
+      // The cache shows spec and metadata changes only (status writes never reach handlers).
+      if (this.#synced) this.#queue.add(keyOf(e.object));
     });
     c.pods.subscribe((e) => {
       if (!this.#synced) return;

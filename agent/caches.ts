@@ -3,9 +3,11 @@
  *
  * Two rules from measuring a 100-node fleet: an agent never watches what other agents write (its slices and
  * reports are selected by its own node label; SWH status is written by the controller alone), and a cache keeps
- * only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status).
+ * only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status). SWHs are
+ * watched as metadata only and fetched again when their generation changes: the controller's status writes
+ * cost each agent a few hundred bytes and no reconcile.
  *
- * RBAC: list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
+ * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
  * labels); in the operator namespace list/watch secrets (mirrored credentials) and node reports.
  *
  * @module
@@ -23,7 +25,10 @@ import { ReportResource, SwhResource as SwhTypedResource } from "../crds/resourc
 import type { SwhNodeReport } from "../crds/report.ts";
 import { SWH_PLURAL } from "../crds/schema.ts";
 import { Api, EndpointSlices, Informer, Pods, Secrets, stripManagedFields } from "../kube/mod.ts";
-import type { InformerOptions, KubeObject, KubeTransport, ResourceType } from "../kube/mod.ts";
+import type { KubeObject, KubeTransport, ResourceType, WatchReceived } from "../kube/mod.ts";
+import { MetadataWatchInformer } from "../kube/metadata_informer.ts";
+import type { MetadataWatchInformerError } from "../kube/metadata_informer.ts";
+import type { SharedInformer } from "../kube/store.ts";
 
 /** A ServiceWithHealthchecks as the agent caches it: metadata and spec, validated and defaulted on use. */
 export type SwhObject = KubeObject & { spec?: unknown };
@@ -76,7 +81,7 @@ export function compactSwh(swh: SwhObject): SwhObject {
 /** The agent's informers, built and started together. */
 export class AgentCaches {
   /** Every ServiceWithHealthchecks (spec only). */
-  readonly swhs: Informer<SwhObject>;
+  readonly swhs: MetadataWatchInformer<SwhObject>;
   /** Pods scheduled on this node. */
   readonly pods: Informer<IPod>;
   /** Mirrored credentials in the operator namespace. */
@@ -86,52 +91,62 @@ export class AgentCaches {
   /** Node reports this node's agent owns. */
   readonly reports: Informer<SwhNodeReport>;
 
-  /** Builds stopped informers; `onError(resource)` receives their recovered errors. */
+  /**
+   * Builds stopped informers; `onError(resource)` receives their recovered errors, `onReceive(resource)` every
+   * watch event they receive (what other components' writes cost this agent).
+   */
   constructor(
     transport: KubeTransport,
     node: string,
     operatorNamespace: string,
-    onError: (resource: string) => InformerOptions["onError"],
+    hooks: {
+      onError: (resource: string) => (info: MetadataWatchInformerError) => void;
+      onReceive: (resource: string) => (received: WatchReceived) => void;
+    },
   ) {
     const own = `${NODE_LABEL}=${node}`;
-    this.swhs = new Informer(Api.all(transport, SwhResource), {
+    const opts = (resource: string) => ({
+      onError: hooks.onError(resource),
+      onReceive: hooks.onReceive(resource),
+    });
+    this.swhs = new MetadataWatchInformer(Api.all(transport, SwhResource), {
       transform: compactSwh,
-      onError: onError(SWH_PLURAL),
+      ...opts(SWH_PLURAL),
     });
     this.pods = new Informer(Api.all(transport, Pods), {
       fieldSelector: `spec.nodeName=${node}`,
       transform: compactPod,
-      onError: onError("pods"),
+      ...opts("pods"),
     });
     this.secrets = new Informer(Api.namespaced(transport, Secrets, operatorNamespace), {
       labelSelector: MIRRORED_SECRET_LABEL,
       transform: stripManagedFields,
-      onError: onError("secrets"),
+      ...opts("secrets"),
     });
     this.slices = new Informer(Api.all(transport, EndpointSlices), {
       labelSelector: `${own},${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       transform: stripManagedFields,
-      onError: onError("endpointslices"),
+      ...opts("endpointslices"),
     });
     this.reports = new Informer(Api.namespaced(transport, ReportResource, operatorNamespace), {
       labelSelector: own,
       transform: stripManagedFields,
-      onError: onError("reports"),
+      ...opts("reports"),
     });
   }
 
-  /** Every informer with its resource name (metrics, readiness). */
-  named(): [string, Informer<KubeObject>][] {
+  /** Every informer with its resource name (readiness). */
+  named(): [string, SharedInformer<KubeObject>][] {
     return [
-      ["servicewithhealthchecks", this.swhs],
+      [SWH_PLURAL, this.swhs],
       ["pods", this.pods],
       ["secrets", this.secrets],
       ["endpointslices", this.slices],
       ["reports", this.reports],
-    ] as [string, Informer<KubeObject>][];
+    ] as [string, SharedInformer<KubeObject>][];
   }
 
-  #all(): Informer<KubeObject>[] {
+  #all(): SharedInformer<KubeObject>[] {
     return this.named().map(([, i]) => i);
   }
 

@@ -19,8 +19,10 @@ export interface AgentMetrics {
   readonly apiWrites: Counter;
   /** Watch streams restarted (errors, 410 relists), by resource. */
   readonly watchRestarts: Counter;
-  /** Changes the caches received (list and watch), by resource: what other components' writes cost this agent. */
+  /** Watch events received, by resource: what other components' writes cost this agent. */
   readonly watchEvents: Counter;
+  /** Bytes of those watch events, by resource. */
+  readonly watchBytes: Counter;
   /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
   readonly transitions: Counter;
   /** Events dropped by the agent's rate limit. */
@@ -53,7 +55,11 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     watchRestarts: registry.counter("swh_agent_watch_restarts_total", "Watch restarts (errors, relists)."),
     watchEvents: registry.counter(
       "swh_agent_watch_events_total",
-      "Object changes the agent's caches received (initial lists and watch events), by resource.",
+      "Watch events the agent received, by resource (what other components' writes cost it).",
+    ),
+    watchBytes: registry.counter(
+      "swh_agent_watch_bytes_total",
+      "Bytes of the watch events received, by resource.",
     ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),
