@@ -1,12 +1,13 @@
 /**
  * `mod.ts explain NAMESPACE/NAME`: for one ServiceWithHealthchecks, each selected pod with its node and
- * IP, whether it is in the EndpointSlices and why — read from the cluster's own objects (the SWH status
- * the agents write, the pods, the slices), so it shows what Kubernetes sees.
+ * IP, whether it is in the EndpointSlices and why — read from the cluster's own objects (the pods, the
+ * slices, the agents' node reports and the SWH status), so it shows what Kubernetes sees.
  */
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { ServiceWithHealthchecks, SwhEndpointStatus } from "../crds/schema.ts";
-import { SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import type { SwhNodeReport } from "../crds/report.ts";
+import { DEFAULT_OPERATOR_NAMESPACE, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
 
 /** One line of the explanation. */
 export interface ExplainRow {
@@ -35,28 +36,49 @@ function since(time: string | undefined): string {
   return time ? ` since ${time.replace(/\.\d+Z$/, "Z")}` : "";
 }
 
-function reasonFor(pod: IPod, entry: SwhEndpointStatus | undefined, published: boolean): string {
+function failingText(swh: ServiceWithHealthchecks, entry: SwhEndpointStatus): string[] {
+  return (entry.failingProbes ?? []).map((f) => {
+    const threshold = swh.spec.healthcheck?.probes?.[f.index]?.failureThreshold;
+    const count = entry.ready && f.consecutiveFailures !== undefined && threshold
+      ? ` failing ${f.consecutiveFailures}/${threshold}`
+      : "";
+    return `probe ${f.index} (${f.mode})${count} ${f.reason}${f.message ? `: ${f.message}` : ""}`;
+  });
+}
+
+function reasonFor(
+  swh: ServiceWithHealthchecks,
+  pod: IPod,
+  entry: SwhEndpointStatus | undefined,
+  published: boolean,
+): string {
   const phase = pod.status?.phase;
   if (phase === "Succeeded" || phase === "Failed") return `pod phase ${phase}: never published`;
   if (!pod.status?.podIP) return "pod has no IP yet";
   if (!entry) {
     return published
-      ? "published; no status entry from its node's agent yet"
-      : "no report from the agent of its node (is an agent running there?)";
+      ? "all probes pass"
+      : "not published, and no report from the agent of its node (not probed yet, or is no agent running there?)";
   }
   if (entry.terminating) return `terminating${since(entry.lastTransitionTime)}`;
-  if (entry.ready) return `all probes pass${since(entry.lastTransitionTime)}`;
-  const failing = (entry.failingProbes ?? []).map((f) =>
-    `probe ${f.index} (${f.mode}) ${f.reason}${f.message ? `: ${f.message}` : ""}`
-  );
+  const failing = failingText(swh, entry);
+  if (entry.ready) {
+    return `all probes pass${since(entry.lastTransitionTime)}${
+      failing.length ? `; ${failing.join("; ")}` : ""
+    }`;
+  }
   return `${failing.join("; ") || "probes have not passed yet"}${since(entry.lastTransitionTime)}`;
 }
 
-/** Pure: joins the SWH, the pods of its namespace and its slices into rows, pods sorted by name. */
+/**
+ * Pure: joins the SWH, the pods of its namespace, its slices and the node reports about it into rows, pods sorted
+ * by name. A report entry (the agent's own word, complete) wins over the status entry (capped, aggregated).
+ */
 export function explain(
   swh: ServiceWithHealthchecks,
   pods: readonly IPod[],
   slices: readonly IEndpointSlice[],
+  reports: readonly SwhNodeReport[] = [],
 ): Explanation {
   const published = new Set<string>();
   for (const slice of slices) {
@@ -65,6 +87,10 @@ export function explain(
     }
   }
   const entries = new Map((swh.status?.endpoints ?? []).map((e) => [e.pod, e]));
+  for (const report of reports) {
+    if (report.swh.uid && swh.metadata.uid && report.swh.uid !== swh.metadata.uid) continue;
+    for (const e of report.endpoints) entries.set(e.pod, { ...e, node: e.node ?? report.node });
+  }
   const rows = pods
     .filter((pod) => matchesSelector(pod, swh.spec.selector as Record<string, string> | undefined))
     .map((pod) => {
@@ -75,7 +101,7 @@ export function explain(
         node: pod.spec?.nodeName ?? "-",
         ip: (pod.status?.podIPs ?? []).map((p) => p.ip).join(",") || pod.status?.podIP || "-",
         inSlices,
-        why: reasonFor(pod, entries.get(name), inSlices),
+        why: reasonFor(swh, pod, entries.get(name), inSlices),
       };
     })
     .sort((a, b) => a.pod.localeCompare(b.pod));
@@ -103,7 +129,8 @@ export async function explainCommand(args: string[]): Promise<number> {
   const [namespace, name] = target?.includes("/") ? target.split("/", 2) : [undefined, undefined];
   if (!namespace || !name) throw new Error("usage: explain NAMESPACE/NAME [--watch]");
   const { connect, Api, Pods, EndpointSlices } = await import("../kube/mod.ts");
-  const { SwhResource } = await import("../crds/resource.ts");
+  const { ReportResource, SwhResource } = await import("../crds/resource.ts");
+  const operatorNamespace = Deno.env.get("SWH_NAMESPACE") || DEFAULT_OPERATOR_NAMESPACE;
   const transport = await connect();
   try {
     const render = async () => {
@@ -112,7 +139,12 @@ export async function explainCommand(args: string[]): Promise<number> {
       const slices = (await Api.namespaced(transport, EndpointSlices, namespace).list({
         labelSelector: `${SERVICE_NAME_LABEL}=${name}`,
       })).items;
-      return renderExplanation(explain(swh, pods, slices));
+      // Reports need read access to the operator namespace; without it the status alone explains.
+      const reports =
+        (await Api.namespaced(transport, ReportResource, operatorNamespace).list().catch(() => ({
+          items: [] as SwhNodeReport[],
+        }))).items.filter((r) => r.swh.namespace === namespace && r.swh.name === name);
+      return renderExplanation(explain(swh, pods, slices, reports));
     };
     if (!args.includes("--watch")) {
       console.log(await render());

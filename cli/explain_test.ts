@@ -72,3 +72,30 @@ Deno.test("explain says for each selected pod whether it is published and why", 
   ok(text.split("\n")[1].startsWith("POD "), text);
   ok(text.includes("db-1  node-a  10.244.1.2  no "), text);
 });
+
+Deno.test("explain prefers the agent's report: a pod that passes but has started failing says so", () => {
+  const withProbe = {
+    ...swh,
+    spec: {
+      selector: { app: "postgres" },
+      healthcheck: { probes: [{ mode: "PostgreSQL", failureThreshold: 3 }] },
+    },
+  } as unknown as ServiceWithHealthchecks;
+  const result = explain(withProbe, [pod("db-0", "10.244.1.1", { app: "postgres" })], [slice], [{
+    apiVersion: "network.deckhouse.io/v1alpha1",
+    kind: "ServiceWithHealthchecksNodeReport",
+    metadata: { name: "r" },
+    swh: { namespace: "my-ns", name: "postgres-write", uid: "" },
+    node: "node-a",
+    endpoints: [{
+      pod: "db-0",
+      ready: true,
+      lastTransitionTime: "2026-11-26T08:00:01Z",
+      failingProbes: [{ index: 0, mode: "PostgreSQL", reason: "Timeout", consecutiveFailures: 1 }],
+    }],
+  }]);
+  deepStrictEqual(
+    result.rows[0].why,
+    "all probes pass since 2026-11-26T08:00:01Z; probe 0 (PostgreSQL) failing 1/3 Timeout",
+  );
+});

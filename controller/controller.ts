@@ -35,6 +35,11 @@ import type { ControllerMetrics } from "./metrics.ts";
 import { SwhResource } from "../crds/resource.ts";
 export { SwhResource };
 
+/** Whether a Service has an SWH as owner (ours, or being adopted). */
+function ownedBySwh(svc: IService): boolean {
+  return (svc.metadata?.ownerReferences ?? []).some((o) => o.kind === "ServiceWithHealthchecks");
+}
+
 /** Leader-election settings (see {@link LeaderElector}). */
 export interface LeaderElectionConfig {
   /** Lease name in the operator namespace (default `swh-controller`). */
@@ -130,7 +135,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
     log.warn("watch error (recovering)", { resource, error: info.error });
   };
   const swhs = new Informer(Api.all(transport, SwhResource), { onError: onWatchError(SWH_PLURAL) });
+  // Caches keep what reconciles read: change detection needs managedFields of our own Services only.
   const services = new Informer<IService>(Api.all(transport, Services), {
+    transform: (svc) => ownedBySwh(svc) ? svc : stripManagedFields(svc),
     onError: onWatchError("services"),
   });
   const secrets = new Informer<ISecret>(Api.all(transport, Secrets), { onError: onWatchError("secrets") });
@@ -143,7 +150,19 @@ export async function startController(options: ControllerOptions = {}): Promise<
     transform: stripManagedFields,
     onError: onWatchError("reports"),
   });
-  const nodes = new Informer<INode>(Api.cluster(transport, Nodes), { onError: onWatchError("nodes") });
+  const nodes = new Informer<INode>(Api.cluster(transport, Nodes), {
+    // Existence is all the clean-up asks of a node (kubelets rewrite its status every few seconds).
+    transform: (node) =>
+      ({
+        metadata: {
+          name: node.metadata?.name,
+          uid: node.metadata?.uid,
+          resourceVersion: node.metadata?.resourceVersion,
+          labels: node.metadata?.labels,
+        },
+      }) as INode,
+    onError: onWatchError("nodes"),
+  });
   const informers = [swhs, services, secrets, slices, reports, nodes] as const;
   const slicesBySwh = new Index(slices, (s) => {
     const name = s.metadata?.labels?.[SERVICE_NAME_LABEL];

@@ -6,8 +6,8 @@
  * SWH's endpoints until Ctrl-C, which tears everything down.
  */
 import { explain, renderExplanation } from "../cli/explain.ts";
-import { SERVICE_NAME_LABEL } from "../crds/conventions.ts";
-import { SwhResource } from "../crds/resource.ts";
+import { DEFAULT_OPERATOR_NAMESPACE, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { ReportResource, SwhResource } from "../crds/resource.ts";
 import { Api, EndpointSlices, HttpTransport, loadKubeconfig, Pods } from "../kube/mod.ts";
 import { PG_BIN } from "../tests/support/postgres.ts";
 import { createVm, DatabaseWorkload, GUIDE_NAMESPACE, guideSecretCommand } from "./lab/guide.ts";
@@ -65,6 +65,8 @@ if (import.meta.main) {
       try {
         while (!signal.aborted) {
           const tables: string[] = [];
+          const reports = await Api.namespaced(transport, ReportResource, DEFAULT_OPERATOR_NAMESPACE).list()
+            .then((l) => l.items, () => []);
           for (const name of GUIDE_MANIFESTS) {
             try {
               const swh = await Api.namespaced(transport, SwhResource, GUIDE_NAMESPACE).get(name);
@@ -72,7 +74,8 @@ if (import.meta.main) {
               const slices = (await Api.namespaced(transport, EndpointSlices, GUIDE_NAMESPACE).list({
                 labelSelector: `${SERVICE_NAME_LABEL}=${name}`,
               })).items;
-              tables.push(renderExplanation(explain(swh, pods, slices)));
+              const mine = reports.filter((r) => r.swh.namespace === GUIDE_NAMESPACE && r.swh.name === name);
+              tables.push(renderExplanation(explain(swh, pods, slices, mine)));
             } catch (error) {
               tables.push(`${GUIDE_NAMESPACE}/${name}: ${error instanceof Error ? error.message : error}`);
             }

@@ -89,6 +89,33 @@ async function database(backend: GuideBackend): Promise<void> {
     } s after promotion`,
   );
   await waitForEndpoints(backend, NS, "postgres-read", [db1, db2], bound * 1000);
+
+  // The same failover with transitionPeriodSeconds: 1 — the first failure is still found by the regular probe
+  // (within one period), the other failureThreshold - 1 are confirmed a second apart instead of a period.
+  await backend.kubectl([
+    "patch",
+    "-n",
+    NS,
+    "swh",
+    "postgres-write",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ spec: { healthcheck: { transitionPeriodSeconds: 1 } } }),
+  ]);
+  await db.stopServer("db-1");
+  await db.promote("db-2");
+  const fastBound = PERIOD_S + (FAILURE_THRESHOLD - 1) * 1 + 1 + 1;
+  const fast = await waitForEndpoints(backend, NS, "postgres-write", [db2], fastBound * 1000);
+  report(
+    `database: with transitionPeriodSeconds 1, postgres-write followed the promotion in ${
+      fast.toFixed(1)
+    } s ` +
+      `(bound ${fastBound} s)`,
+  );
+  deepStrictEqual(
+    await waitFor(async () => await backend.sql(writeIP, whoAmI), { what: "a write to the newest primary" }),
+    `false ${db2}`,
+  );
 }
 
 async function virtualMachine(backend: GuideBackend): Promise<void> {
