@@ -268,6 +268,13 @@ export class Agent {
       const key = this.#slices.observe(e);
       if (this.#synced && key) this.#queue.add(key, this.#debounceMs);
     });
+    c.services.subscribe((e) => {
+      // The SWH of the same name publishes only while it owns this Service.
+      const { namespace, name } = e.object.metadata ?? {};
+      if (this.#synced && namespace && name && c.swhs.get(namespace, name)) {
+        this.#queue.add(`${namespace}/${name}`, this.#debounceMs);
+      }
+    });
     c.reports.subscribe((e) => {
       const key = this.#reports.observe(e);
       if (this.#synced && key) this.#queue.add(key, this.#debounceMs);

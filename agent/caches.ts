@@ -8,7 +8,8 @@
  * cost each agent a few hundred bytes and no reconcile.
  *
  * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
- * labels); in the operator namespace list/watch secrets (mirrored credentials) and node reports.
+ * labels), services (metadata); in the operator namespace list/watch secrets (mirrored credentials) and node
+ * reports.
  *
  * @module
  */
@@ -23,9 +24,15 @@ import {
 } from "../crds/conventions.ts";
 import { ReportResource, SwhResource as SwhTypedResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
-import { SWH_PLURAL } from "../crds/schema.ts";
-import { Api, EndpointSlices, Informer, Pods, Secrets, stripManagedFields } from "../kube/mod.ts";
-import type { KubeObject, KubeTransport, ResourceType, WatchReceived } from "../kube/mod.ts";
+import { SWH_KIND, SWH_PLURAL } from "../crds/schema.ts";
+import { Api, EndpointSlices, Informer, Pods, Secrets, Services, stripManagedFields } from "../kube/mod.ts";
+import type {
+  KubeObject,
+  KubeTransport,
+  PartialObjectMetadata,
+  ResourceType,
+  WatchReceived,
+} from "../kube/mod.ts";
 import { MetadataWatchInformer } from "../kube/metadata_informer.ts";
 import type { MetadataWatchInformerError } from "../kube/metadata_informer.ts";
 import type { SharedInformer } from "../kube/store.ts";
@@ -78,6 +85,21 @@ export function compactSwh(swh: SwhObject): SwhObject {
   return { apiVersion: swh.apiVersion, kind: swh.kind, metadata, spec: swh.spec };
 }
 
+/** Keeps who owns a Service (its ServiceWithHealthchecks owners): all the agent asks of Services. */
+export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata {
+  const m = svc.metadata ?? {};
+  const owners = (m.ownerReferences ?? []).filter((o) => o.kind === SWH_KIND);
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(owners.length ? { ownerReferences: owners } : {}),
+    },
+  } as PartialObjectMetadata;
+}
+
 /** The agent's informers, built and started together. */
 export class AgentCaches {
   /** Every ServiceWithHealthchecks (spec only). */
@@ -90,6 +112,11 @@ export class AgentCaches {
   readonly slices: Informer<IEndpointSlice>;
   /** Node reports this node's agent owns. */
   readonly reports: Informer<SwhNodeReport>;
+  /**
+   * Every Service, metadata only, reduced to its SWH owners: a slice may name a Service only when that Service
+   * belongs to the SWH (else kube-proxy would send a foreign Service's traffic to the SWH's pods).
+   */
+  readonly services: Informer<PartialObjectMetadata>;
 
   /**
    * Builds stopped informers; `onError(resource)` receives their recovered errors, `onReceive(resource)` every
@@ -133,6 +160,10 @@ export class AgentCaches {
       transform: stripManagedFields,
       ...opts("reports"),
     });
+    this.services = new Informer(Api.all(transport, Services).metadata(), {
+      transform: serviceOwners,
+      ...opts("services"),
+    });
   }
 
   /** Every informer with its resource name (readiness). */
@@ -143,6 +174,7 @@ export class AgentCaches {
       ["secrets", this.secrets],
       ["endpointslices", this.slices],
       ["reports", this.reports],
+      ["services", this.services],
     ] as [string, SharedInformer<KubeObject>][];
   }
 

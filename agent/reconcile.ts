@@ -151,11 +151,15 @@ export class Reconciler {
       const t = rt.transitions.get(epKey);
       return !!t && now - t[1] < periodMs && t[1] - t[0] < 2 * periodMs;
     };
+    // A slice names its Service (kube-proxy follows the label): only a Service this SWH owns may get any — a
+    // same-named Service someone else made (refused by the controller) gets none, and loses what it had.
+    const service = this.#d.caches.services.get(ns, name);
+    const owned = (service?.metadata?.ownerReferences ?? []).some((o) => o.uid === swh.metadata.uid);
     const sliceRetry = await this.#d.slices.sync(
       ns,
       name,
-      desiredSlices(swh, this.#d.node, rt.endpoints, healthy),
-      { periodMs, minIntervalMs: this.#d.minWriteIntervalMs, flapping },
+      owned ? desiredSlices(swh, this.#d.node, rt.endpoints, healthy) : [],
+      { periodMs, minIntervalMs: this.#d.minWriteIntervalMs, flapping: owned ? flapping : () => false },
     );
 
     // 3. The report.
@@ -223,12 +227,13 @@ export class Reconciler {
     const h = this.#d.scheduler.health(schedulerKey(swhKey, epKey));
     if (!h) return undefined;
     const states = Object.entries(h.probes);
-    const failing = states.filter(([, s]) => !s.healthy || s.failures > 0).map(([name, s]) => ({
-      index: Number(name),
-      reason: failureReasonCode(s.last),
-      message: s.last?.reason ?? "not probed yet",
-      consecutiveFailures: s.failures,
-    }));
+    const failing = states.filter(([, s]) => !s.healthy || s.failures > 0).map(([name, s]) => {
+      const reason = failureReasonCode(s.last);
+      const text = s.last?.reason ?? "not probed yet";
+      // Configuration errors carry their reason in front ("NoCredentials: …"): say it once.
+      const message = text.startsWith(`${reason}: `) ? text.slice(reason.length + 2) : text;
+      return { index: Number(name), reason, message, consecutiveFailures: s.failures };
+    });
     const started = Math.min(...states.map(([, s]) => s.sinceMs));
     const neverProbed = !h.healthy && states.every(([, s]) => !s.last);
     const pendingForMs = started + PENDING_GRACE_MS - now;

@@ -10,13 +10,13 @@ import type { INode } from "kubernetes-models/v1/Node";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { Index } from "../kube/index.ts";
 import type { KubeTransport, Store } from "../kube/mod.ts";
-import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Services } from "../kube/mod.ts";
+import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Pods, Services } from "../kube/mod.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { applyWouldChange } from "../kube/ssa.ts";
+import { applyWouldChange, claimCreatedFields } from "../kube/ssa.ts";
 import type { Action } from "../kube/workqueue.ts";
 import type { Logger } from "../ops/log.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
-import type { ServiceWithHealthchecks } from "../crds/schema.ts";
+import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { CONTROLLER_FIELD_MANAGER, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
@@ -183,22 +183,22 @@ export async function reconcileSwh(
     }
   }
 
-  // 2. Credentials of PostgreSQL probes (the copies are made by the credentials reconcile).
+  // 2. Credentials of PostgreSQL probes (the copies are made by the credentials reconcile; a problem becomes the
+  // Ready reason and a Warning Event when the status changes).
   const credentials = credentialsVerdict(swh, (ns, n) => ctx.secrets.get(ns, n));
-  if (credentials.status !== "True") {
-    ctx.events.record(subject(swh), "Warning", credentials.reason, credentials.message);
-  }
 
   // 3. Leftovers of vanished nodes and deleted namesakes; per-pod entries agents wrote into status (v0.1).
   await deleteLeftovers(ctx, namespace, name, swh, log, signal);
   swh = await removeAgentStatusEntries(ctx, swh, log, signal);
 
   // 4. The status, from the Service and what the agents published and reported.
+  const view = endpointView(ctx, swh);
   const status = desiredStatus(swh, {
     service: serviceVerdict,
     credentials,
     serviceObject: service,
-    endpoints: endpointView(ctx, swh),
+    endpoints: view,
+    podsSelected: view.total === 0 ? await anyPodSelected(ctx, swh, signal) : undefined,
     now: ctx.now(),
   });
   const body = { apiVersion: SWH_API_VERSION, kind: SWH_KIND, metadata: { name, namespace }, status };
@@ -223,7 +223,63 @@ export async function reconcileSwh(
     if (isApiError(err, 404)) return {}; // deleted meanwhile: the delete event reconciles again
     throw new ReconcileError(`apply status of ${namespace}/${name}`, err);
   }
+  announceConditionChanges(ctx, swh, status.conditions ?? [], log);
   return action;
+}
+
+/** Ready reasons that are configuration problems a user must fix: each change to one is a Warning Event. */
+const CONFIGURATION_PROBLEMS = new Set([
+  "SecretNotFound",
+  "SecretKeyMissing",
+  "NoCredentials",
+  "InvalidCredentials",
+  "PortNotFound",
+  "InvalidProbe",
+  "InvalidSpec",
+  "NoPodsSelected",
+]);
+
+/** Logs every condition that changed status or reason, and raises a Warning Event for configuration problems. */
+function announceConditionChanges(
+  ctx: ReconcileContext,
+  swh: ServiceWithHealthchecks,
+  conditions: readonly SwhCondition[],
+  log: Logger,
+): void {
+  for (const c of conditions) {
+    const before = swh.status?.conditions?.find((o) => o.type === c.type);
+    if (before?.status === c.status && before.reason === c.reason) continue;
+    log.info("condition changed", {
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      from: before ? `${before.status}/${before.reason}` : undefined,
+    });
+    if (c.type === "Ready" && c.status === "False" && CONFIGURATION_PROBLEMS.has(c.reason)) {
+      ctx.events.record(subject(swh), "Warning", c.reason, c.message);
+    }
+  }
+}
+
+/**
+ * Whether any pod in the SWH's namespace matches its selector: asked only when no agent shows a pod, to tell
+ * "selects nothing" from "not probed yet". One LIST of at most one pod, served from the apiserver's cache.
+ */
+async function anyPodSelected(
+  ctx: ReconcileContext,
+  swh: ServiceWithHealthchecks,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const selector = Object.entries(swh.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  if (!selector) return false;
+  const pods = await Api.namespaced(ctx.transport, Pods, swh.metadata.namespace ?? "").list({
+    labelSelector: selector,
+    limit: 1,
+    resourceVersion: "0",
+    signal,
+  });
+  return pods.items.length > 0;
 }
 
 /** The earlier of two requeue actions. */
@@ -262,16 +318,41 @@ async function applyService(
   signal: AbortSignal,
 ): Promise<AppliedService> {
   const { namespace = "", name = "" } = swh.metadata;
+  const services = Api.namespaced(ctx.transport, Services, namespace);
   let stored = observed;
   if (
     applyWouldChange(observed, desired, { manager: CONTROLLER_FIELD_MANAGER, listKeys: SERVICE_LIST_KEYS })
   ) {
-    // force: the controller is the authority on the fields it sends (kubectl edits are put back).
-    stored = await Api.namespaced(ctx.transport, Services, namespace).apply(desired, {
-      fieldManager: CONTROLLER_FIELD_MANAGER,
-      force: true,
-      signal,
-    });
+    if (ownership === "absent") {
+      // Create, never apply: an apply would patch a Service someone made since our cache last saw none, and so
+      // take it over; a POST fails on it (409: retried once the cache has caught up). Then our fields are
+      // claimed as applied, so a field dropped from the SWH later is dropped from the Service.
+      const created = await services.create(desired, { fieldManager: CONTROLLER_FIELD_MANAGER, signal });
+      const claim = claimCreatedFields(created, CONTROLLER_FIELD_MANAGER);
+      stored = claim
+        ? await services.patch(name, { type: "json", ops: claim }, {
+          fieldManager: CONTROLLER_FIELD_MANAGER,
+          signal,
+        })
+        : created;
+    } else {
+      // The uid is a precondition: if the Service we saw was replaced meanwhile, the apply fails (422) instead of
+      // changing the newcomer. force: the controller is the authority on the fields it sends.
+      stored = await services.apply({
+        ...desired,
+        metadata: { ...desired.metadata, uid: observed?.metadata?.uid },
+      }, {
+        fieldManager: CONTROLLER_FIELD_MANAGER,
+        force: true,
+        signal,
+      }).catch((err) => {
+        // Not a verdict on our Service: the cache is behind a replacement. Retry once it has caught up.
+        if (isApiError(err, 422) && /metadata\.uid/.test(err.message)) {
+          throw new ReconcileError(`apply Service ${namespace}/${name}`, err);
+        }
+        throw err;
+      });
+    }
     const reason = ownership === "absent"
       ? "ServiceCreated"
       : ownership === "foreign"
@@ -295,7 +376,6 @@ async function applyService(
       log.info("adopted Service keeps its selector until an endpoint passes its probes");
       return { service: stored, handingOver: true };
     }
-    const services = Api.namespaced(ctx.transport, Services, namespace);
     stored = await services.patch(name, { type: "merge", body: { spec: { selector: null } } }, {
       fieldManager: CONTROLLER_FIELD_MANAGER,
       signal,

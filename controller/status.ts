@@ -34,6 +34,8 @@ export interface StatusInputs {
   serviceObject?: IService;
   /** The pods, aggregated from the agents' slices and reports (controller/endpoints.ts). */
   endpoints: EndpointView;
+  /** Whether any pod matches the selector; asked only when no agent shows a pod. */
+  podsSelected?: boolean;
   /** Clock, for lastTransitionTime. */
   now: Date;
 }
@@ -62,27 +64,93 @@ export function condition(
   };
 }
 
-/** The Ready verdict: the Service is in place and at least one endpoint passes its probes. */
-export function readyVerdict(
-  service: ConditionVerdict,
-  counts: { ready: number; total: number },
-): ConditionVerdict {
-  if (service.status !== "True") {
-    return { status: "False", reason: "ServiceNotReady", message: service.message };
-  }
-  if (counts.ready > 0) {
+/** Reasons an agent reports that are configuration problems, not a backend's answer. */
+const CONFIG_REASONS = new Set(["PortNotFound", "NoCredentials", "InvalidCredentials", "InvalidProbe"]);
+
+/** At most this many pods are named in a condition message; the entries carry the rest. */
+const NAMED_PODS = 5;
+
+/** `pod reason` for the failing pods of a view, e.g. `db-1 QueryFalse`, or `db-0 failing 1/3: Timeout`. */
+function failingPods(view: EndpointView, ready: boolean, thresholdOf: (index: number) => number): string[] {
+  return view.entries.filter((e) => e.ready === ready && (!ready || e.failingProbes?.length)).map((e) => {
+    const f = e.failingProbes?.[0];
+    if (!f) return `${e.pod} NotYetProbed`;
+    return ready
+      ? `${e.pod} failing ${f.consecutiveFailures ?? 1}/${thresholdOf(f.index)}: ${f.reason}`
+      : `${e.pod} ${f.reason}`;
+  });
+}
+
+function listed(items: string[], total: number): string {
+  const shown = items.slice(0, NAMED_PODS).join(", ");
+  return total > NAMED_PODS ? `${shown} and ${total - NAMED_PODS} more` : shown;
+}
+
+/** What decides the Ready condition. */
+export interface ReadyInputs {
+  /** The Service verdict (ServiceApplied, ServiceConflict, ServiceRejected…). */
+  service: ConditionVerdict;
+  /** The credentials verdict (SecretNotFound, SecretKeyMissing…). */
+  credentials: ConditionVerdict;
+  /** The pods as the agents publish and report them. */
+  endpoints: EndpointView;
+  /** Whether any pod matches the selector (asked only when no agent shows a pod); undefined = not known. */
+  podsSelected?: boolean;
+  /** failureThreshold of probe `index` (for "failing 1/3"). */
+  failureThreshold: (index: number) => number;
+}
+
+/**
+ * The Ready verdict, with the root cause as its reason so `kubectl get swh` shows it: True (EndpointsReady) when
+ * the Service is in place and at least one pod passes, naming pods that fail or have started failing; else the
+ * first cause found — the Service's problem (ServiceConflict, ServiceRejected…), the credentials' problem
+ * (SecretNotFound, SecretKeyMissing), NoPodsSelected, a configuration problem every failing pod shares
+ * (PortNotFound, NoCredentials…), or ProbesFailing naming the pods and reasons.
+ */
+export function readyVerdict(inputs: ReadyInputs): ConditionVerdict {
+  const { service, credentials, endpoints: view } = inputs;
+  if (service.status !== "True") return { status: "False", reason: service.reason, message: service.message };
+  if (view.ready > 0) {
+    const failing = failingPods(view, false, inputs.failureThreshold);
+    const starting = failingPods(view, true, inputs.failureThreshold);
+    const notes = [
+      ...(failing.length ? [`not ready: ${listed(failing, view.total - view.ready)}`] : []),
+      ...(starting.length ? [listed(starting, starting.length)] : []),
+    ];
     return {
       status: "True",
       reason: "EndpointsReady",
-      message: `${counts.ready}/${counts.total} endpoints pass their probes`,
+      message: `${view.ready}/${view.total} endpoints pass their probes${
+        notes.length ? `; ${notes.join("; ")}` : ""
+      }`,
     };
   }
+  if (credentials.status === "False") {
+    return { status: "False", reason: credentials.reason, message: credentials.message };
+  }
+  if (view.total === 0) {
+    return inputs.podsSelected === false
+      ? { status: "False", reason: "NoPodsSelected", message: "no pod matches the selector" }
+      : {
+        status: "False",
+        reason: "NoReadyEndpoints",
+        message: "pods are selected, but no agent has published or reported them yet",
+      };
+  }
+  const reasons = new Set(
+    view.entries.filter((e) => !e.ready).map((e) => e.failingProbes?.[0]?.reason ?? "NotYetProbed"),
+  );
+  const [only] = reasons;
+  const reason = reasons.size === 1 && CONFIG_REASONS.has(only) ? only : "ProbesFailing";
+  const detail = view.entries.find((e) => e.failingProbes?.[0]?.reason === only)?.failingProbes?.[0]?.message;
   return {
     status: "False",
-    reason: "NoReadyEndpoints",
-    message: counts.total === 0
-      ? "no agent has published or reported a selected pod yet"
-      : `0/${counts.total} endpoints pass their probes`,
+    reason,
+    message:
+      `0/${view.total} endpoints pass their probes: ${
+        listed(failingPods(view, false, inputs.failureThreshold), view.total)
+      }` +
+      (reason !== "ProbesFailing" && detail ? ` (${detail})` : ""),
   };
 }
 
@@ -119,7 +187,19 @@ export function desiredStatus(swh: ServiceWithHealthchecks, inputs: StatusInputs
   const previous = swh.status?.conditions;
   const counts = inputs.endpoints;
   const conditions = [
-    condition(CONDITION.ready, readyVerdict(inputs.service, counts), previous, generation, inputs.now),
+    condition(
+      CONDITION.ready,
+      readyVerdict({
+        service: inputs.service,
+        credentials: inputs.credentials,
+        endpoints: counts,
+        podsSelected: inputs.podsSelected,
+        failureThreshold: (index) => swh.spec.healthcheck.probes[index]?.failureThreshold ?? 3,
+      }),
+      previous,
+      generation,
+      inputs.now,
+    ),
     condition(CONDITION.serviceReady, inputs.service, previous, generation, inputs.now),
     condition(CONDITION.credentials, inputs.credentials, previous, generation, inputs.now),
   ];

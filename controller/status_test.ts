@@ -1,7 +1,7 @@
 /** Unit tests of the status summary: conditions, transition times, counts and Service addresses. */
 import { deepStrictEqual } from "node:assert";
-import { desiredStatus } from "./status.ts";
-import type { ConditionVerdict } from "./status.ts";
+import { desiredStatus, readyVerdict } from "./status.ts";
+import type { ConditionVerdict, ReadyInputs } from "./status.ts";
 import { makeSwh } from "./testing.ts";
 import type { EndpointView } from "./endpoints.ts";
 
@@ -73,7 +73,58 @@ Deno.test("lastTransitionTime is kept while a condition's status stays, and move
   });
   const c = byType(changed);
   deepStrictEqual(c.ServiceReady.lastTransitionTime, "2025-01-01T01:00:00Z");
-  deepStrictEqual([c.Ready.status, c.Ready.reason, c.Ready.message], ["False", "ServiceNotReady", "taken"]);
+  deepStrictEqual([c.Ready.status, c.Ready.reason, c.Ready.message], ["False", "ServiceConflict", "taken"]);
   deepStrictEqual(c.Ready.lastTransitionTime, "2025-01-01T00:00:00Z", "Ready was False before too");
   deepStrictEqual(changed.clusterIP, undefined);
+});
+
+Deno.test("Ready names the root cause: Service, credentials, no pods, a shared configuration problem, failing probes", () => {
+  const view = (entries: EndpointView["entries"]): EndpointView => ({
+    entries,
+    ready: entries.filter((e) => e.ready).length,
+    total: entries.length,
+    omitted: 0,
+  });
+  const fail = (pod: string, reason: string, ready = false, message = "details") => ({
+    pod,
+    ready,
+    failingProbes: [{ index: 0, mode: "TCP" as const, reason, message, consecutiveFailures: 1 }],
+  });
+  const verdict = (inputs: Partial<ReadyInputs>) =>
+    readyVerdict({
+      service: OK,
+      credentials: CREDS,
+      endpoints: NONE,
+      failureThreshold: () => 3,
+      ...inputs,
+    });
+  const missing = {
+    status: "False" as const,
+    reason: "SecretNotFound",
+    message: "Secret my-ns/cred not found",
+  };
+  deepStrictEqual(verdict({ credentials: missing }).reason, "SecretNotFound");
+  deepStrictEqual(verdict({ podsSelected: false }), {
+    status: "False",
+    reason: "NoPodsSelected",
+    message: "no pod matches the selector",
+  });
+  deepStrictEqual(verdict({ podsSelected: true }).reason, "NoReadyEndpoints");
+  const ports = verdict({ endpoints: view([fail("a", "PortNotFound"), fail("b", "PortNotFound")]) });
+  deepStrictEqual([ports.reason, ports.message], [
+    "PortNotFound",
+    "0/2 endpoints pass their probes: a PortNotFound, b PortNotFound (details)",
+  ]);
+  deepStrictEqual(
+    verdict({ endpoints: view([fail("a", "PortNotFound"), fail("b", "Timeout")]) }).reason,
+    "ProbesFailing",
+  );
+  const partly = verdict({
+    endpoints: view([fail("a", "QueryFalse"), fail("b", "Timeout", true), { pod: "c", ready: true }]),
+  });
+  deepStrictEqual([partly.status, partly.reason, partly.message], [
+    "True",
+    "EndpointsReady",
+    "2/3 endpoints pass their probes; not ready: a QueryFalse; b failing 1/3: Timeout",
+  ]);
 });

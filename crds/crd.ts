@@ -70,6 +70,12 @@ const PRINTER_COLUMNS: PrinterColumn[] = [
     description: "Whether at least one endpoint passes its probes and the Service is in place.",
   },
   {
+    name: "Reason",
+    type: "string",
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description: "Why it is (not) ready: the root cause, e.g. EndpointsReady, ProbesFailing, SecretNotFound.",
+  },
+  {
     name: "Endpoints",
     type: "string",
     jsonPath: ".status.endpointSummary",
@@ -82,13 +88,7 @@ const PRINTER_COLUMNS: PrinterColumn[] = [
     jsonPath: ".status.clusterIP",
     description: "Cluster IP of the Service.",
   },
-  {
-    name: "Reason",
-    type: "string",
-    priority: 1,
-    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-    description: "Reason of the Ready condition.",
-  },
+
   {
     name: "Selector",
     type: "string",

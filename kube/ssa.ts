@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { JsonPatchOp } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 
 /**
@@ -168,4 +169,23 @@ export function sameFieldSets(owned: ReadonlySet<string>, applied: ReadonlySet<s
   for (const path of owned) if (!applied.has(path) && !ownedAsPrefix(path)) return false;
   for (const path of applied) if (!covered(path, owned)) return false;
   return true;
+}
+
+/**
+ * A JSON patch turning `manager`'s `Update` entry of a freshly created object into an `Apply` entry, so the
+ * fields it set by creating are owned as if it had applied them (a later apply that drops a field removes it).
+ * For "create if absent, never touch someone else's": a POST fails on an existing object, an apply does not.
+ * The patch tests the resourceVersion, so it changes exactly the object that was created. Undefined when the
+ * manager has no such entry.
+ */
+export function claimCreatedFields(created: KubeObject, manager: string): JsonPatchOp[] | undefined {
+  const i = (created.metadata?.managedFields ?? []).findIndex((m) =>
+    m.manager === manager && m.operation === "Update" && !m.subresource
+  );
+  if (i < 0) return undefined;
+  return [
+    { op: "test", path: "/metadata/resourceVersion", value: created.metadata?.resourceVersion },
+    { op: "test", path: `/metadata/managedFields/${i}/manager`, value: manager },
+    { op: "replace", path: `/metadata/managedFields/${i}/operation`, value: "Apply" },
+  ];
 }

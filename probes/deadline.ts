@@ -107,9 +107,27 @@ export function failureReason(
   return `${phase}: ${describeError(error)}`;
 }
 
+/**
+ * The operating system's words for the socket errors every probe meets, by errno name: Deno's own errors
+ * already say "Connection refused", Node-style ones (the npm PostgreSQL driver's) say "connect ECONNREFUSED
+ * 10.0.0.1:5432". One failure must read the same whichever probe saw it.
+ */
+const SYSTEM_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "Connection refused",
+  ECONNRESET: "Connection reset by peer",
+  EHOSTUNREACH: "No route to host",
+  ENETUNREACH: "Network is unreachable",
+  ETIMEDOUT: "Connection timed out",
+  EPIPE: "Broken pipe",
+};
+
 /** A one-line description of an error, without Deno's "(os error N)" suffix and without stack traces. */
 export function describeError(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && SYSTEM_ERRORS[code]) return SYSTEM_ERRORS[code];
   const text = error instanceof Error ? error.message || error.name : String(error);
+  const errno = /\b(E[A-Z]{3,})\b/.exec(text)?.[1];
+  if (errno && SYSTEM_ERRORS[errno]) return SYSTEM_ERRORS[errno];
   const line = text.split("\n", 1)[0].replace(/\s*\(os error \d+\)$/, "").trim();
   return line.length > 200 ? `${line.slice(0, 197)}...` : line || "unknown error";
 }

@@ -10,6 +10,7 @@ import {
   Namespaces,
   Nodes,
   Pods,
+  Services,
 } from "../../kube/mod.ts";
 import type { WatchEvent } from "../../kube/mod.ts";
 import { DEFAULT_OPERATOR_NAMESPACE, NODE_LABEL, SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
@@ -128,18 +129,44 @@ export async function setPodIps(ctx: TestContext, name: string, ips: string[]): 
   }, { subresource: "status" });
 }
 
-/** Creates an SWH in the test namespace. */
+/**
+ * Creates an SWH in the test namespace and, as the controller would, its selector-less Service owned by it
+ * (agents publish slices only for a Service their SWH owns). `ownService: false` leaves the Service out.
+ */
 export async function createSwh(
   ctx: TestContext,
   name: string,
   spec: Record<string, unknown>,
+  opts: { ownService?: boolean } = {},
 ): Promise<SwhObject> {
-  return await Api.namespaced(ctx.transport, SwhResource, ctx.ns).create({
+  const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).create({
     apiVersion: "network.deckhouse.io/v1alpha1",
     kind: "ServiceWithHealthchecks",
     metadata: { name },
     spec,
   });
+  if (opts.ownService !== false) {
+    const ports = (spec.ports as { port: number; name?: string }[] | undefined ?? []).map((p, i) => ({
+      name: p.name ?? `p${i}`,
+      port: p.port,
+    }));
+    await Api.namespaced(ctx.transport, Services, ctx.ns).create({
+      metadata: {
+        name,
+        ownerReferences: [{
+          apiVersion: "network.deckhouse.io/v1alpha1",
+          kind: "ServiceWithHealthchecks",
+          name,
+          uid: swh.metadata?.uid ?? "",
+          controller: true,
+        }],
+      },
+      spec: spec.clusterIP === "None" ? { clusterIP: "None", ports } : { ports },
+    }).catch((error) => {
+      if (!isApiError(error, 409)) throw error; // a controller running in the test made it first
+    });
+  }
+  return swh;
 }
 
 /** The slices of SWH `name` in the test namespace. */

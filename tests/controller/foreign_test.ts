@@ -3,7 +3,12 @@ import { deepStrictEqual, ok } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import { createLogger } from "../../ops/log.ts";
 import { kubectlOk } from "../support/kubectl.ts";
-import { Api, Endpoints, EndpointSlices, Nodes, Services } from "../../kube/mod.ts";
+import { Api, Endpoints, EndpointSlices, Namespaces, Nodes, Services } from "../../kube/mod.ts";
+import type { KubeObject, Store } from "../../kube/mod.ts";
+import { EventRecorder } from "../../kube/events.ts";
+import { ReconcileError, reconcileSwh, SwhResource } from "../../controller/mod.ts";
+import type { ReconcileContext } from "../../controller/reconcile.ts";
+import { assertRejects } from "../kube/assert.ts";
 import {
   ADOPT_SERVICE_ANNOTATION,
   agentFieldManager,
@@ -12,7 +17,15 @@ import {
   NODE_LABEL,
   SERVICE_NAME_LABEL,
 } from "../../crds/conventions.ts";
-import { applySwh, eventsAbout, swhBody, waitForCondition, withController } from "./helpers.ts";
+import {
+  adminTransport,
+  applySwh,
+  eventsAbout,
+  swhBody,
+  waitForCondition,
+  withController,
+} from "./helpers.ts";
+import { installSwhCrd } from "../support/crd.ts";
 
 Deno.test("a foreign Service is refused (condition, Event, untouched) and adopted on request keeping its ClusterIP", async () => {
   await withController("foreign", async ({ transport, ns, swhs, controller }) => {
@@ -181,4 +194,53 @@ Deno.test("a Service the apiserver rejects becomes a condition with its message;
     deepStrictEqual((await services.get("pinned")).spec?.clusterIP, "10.96.200.10");
     deepStrictEqual(pinned.status?.clusterIP, "10.96.200.10");
   }, { logger });
+});
+
+Deno.test("a cache that has not seen a foreign Service yet never makes the controller take it over", async () => {
+  // No controller runs here: one reconcile is called by hand with a cache that still shows no Service, while the
+  // apiserver already holds someone else's — the window in which an apply used to take a Service over.
+  await installSwhCrd();
+  const transport = await adminTransport();
+  const id = crypto.randomUUID().slice(0, 6);
+  const ns = `takeover-${id}`;
+  const namespaces = Api.cluster(transport, Namespaces);
+  await namespaces.create({ metadata: { name: ns } });
+  try {
+    const swh = await applySwh(Api.namespaced(transport, SwhResource, ns), swhBody("web"));
+    const services = Api.namespaced(transport, Services, ns);
+    const theirs = await services.create({
+      metadata: { name: "web" },
+      spec: { selector: { app: "theirs" }, ports: [{ port: 80 }] },
+    });
+    const empty = <T extends KubeObject>(): Store<T> => ({ get: () => undefined, list: () => [], size: 0 });
+    const none = { get: () => [], keys: () => [] };
+    const ctx: ReconcileContext = {
+      swhs: { get: () => swh, list: () => [swh], size: 1 },
+      services: empty(),
+      secrets: empty(),
+      nodes: empty(),
+      slicesBySwh: none as unknown as ReconcileContext["slicesBySwh"],
+      reportsBySwh: none as unknown as ReconcileContext["reportsBySwh"],
+      transport,
+      swhApi: Api.all(transport, SwhResource),
+      events: new EventRecorder(transport, { component: "test", instance: "test", onError: () => {} }),
+      operatorNamespace: ns,
+      log: createLogger("controller", { level: "error" }),
+      now: () => new Date(),
+      rejected: new Map(),
+      statusIntervalMs: 0,
+      statusWrittenAt: new Map(),
+    };
+    await assertRejects(() => reconcileSwh(ctx, ns, "web", new AbortController().signal), ReconcileError);
+    const after = await services.get("web");
+    deepStrictEqual(
+      after.metadata?.resourceVersion,
+      theirs.metadata?.resourceVersion,
+      "their Service untouched",
+    );
+    deepStrictEqual(after.spec?.selector, { app: "theirs" });
+  } finally {
+    await namespaces.delete(ns).catch(() => {});
+    transport.close();
+  }
 });

@@ -71,9 +71,10 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     deepStrictEqual(swh.status?.clusterIPs, svc.spec?.clusterIPs);
     deepStrictEqual(swh.status?.endpointSummary, "0/0");
     const ready = swh.status?.conditions?.find((c) => c.type === "Ready");
+    // The SWH's selector matches no pod in its namespace: the reason says so.
     deepStrictEqual([ready?.status, ready?.reason, ready?.observedGeneration], [
       "False",
-      "NoReadyEndpoints",
+      "NoPodsSelected",
       1,
     ]);
     ok((await eventsAbout(ns, "web")).some((l) => l.startsWith("ServiceCreated:")));

@@ -195,8 +195,15 @@ Deno.test("admission: the CRD on a real kube-apiserver", async (t) => {
 
         const table = await kOk(["get", "swh", "-n", namespace, "postgres-read"]);
         const [header, row] = table.trim().split("\n").map((l) => l.trim().split(/\s+/));
-        deepStrictEqual(header, ["NAME", "READY", "ENDPOINTS", "TYPE", "CLUSTER-IP", "AGE"]);
-        deepStrictEqual(row.slice(0, 5), ["postgres-read", "True", "1/2", "ClusterIP", "10.96.0.42"]);
+        deepStrictEqual(header, ["NAME", "READY", "REASON", "ENDPOINTS", "TYPE", "CLUSTER-IP", "AGE"]);
+        deepStrictEqual(row.slice(0, 6), [
+          "postgres-read",
+          "True",
+          "EndpointsReady",
+          "1/2",
+          "ClusterIP",
+          "10.96.0.42",
+        ]);
       },
     );
 
