@@ -1,12 +1,12 @@
 /** CRD probes → the probe engine's concrete specs for one pod (ports resolved, credentials read). */
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { ISecret } from "kubernetes-models/v1/Secret";
-import { CREDENTIAL_KEYS, mirroredSecretName } from "../crds/conventions.ts";
+import { MIRRORED_SECRET_SOURCE_ANNOTATION, mirroredSecretName } from "../crds/conventions.ts";
+import { parseCredentials } from "../crds/credentials.ts";
 import type { Probe, ServiceWithHealthchecks } from "../crds/schema.ts";
 import type { ScheduledProbe } from "../probes/scheduler.ts";
 import type {
   PostgresCredentials,
-  PostgresTlsMode,
   ProbeResult,
   ProbeRunner,
   ProbeSpec,
@@ -44,22 +44,11 @@ export function withConfigErrors(runner: ProbeRunner): ProbeRunner {
   };
 }
 
-function decode(secret: ISecret, key: string): string | undefined {
-  const b64 = secret.data?.[key];
-  if (b64 === undefined) return secret.stringData?.[key];
-  try {
-    const bin = atob(b64);
-    return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-  } catch {
-    return undefined;
-  }
-}
-
-const TLS_MODES: readonly PostgresTlsMode[] = ["disable", "require", "verify-ca", "verify-full"];
-
 /**
- * Credentials of a PostgreSQL probe from the mirrored Secret (keys {@link CREDENTIAL_KEYS}); a reason and
- * message when they are missing or malformed.
+ * Credentials of a PostgreSQL probe from the mirrored copy of Secret `source` (`namespace/name`), or a reason and
+ * message. A copy whose source annotation names another Secret is not used (names cannot collide, and even if
+ * one did, one tenant's probes must never log in with another's password). Usability is decided by the same
+ * function the controller uses (crds/credentials.ts).
  */
 export function credentialsFrom(
   secret: ISecret | undefined,
@@ -73,37 +62,25 @@ export function credentialsFrom(
         `credentials Secret ${source} has not been mirrored (missing, or the controller has not copied it yet)`,
     };
   }
-  const user = decode(secret, CREDENTIAL_KEYS.user);
-  const password = decode(secret, CREDENTIAL_KEYS.password);
-  if (!user || password === undefined) {
+  const recorded = secret.metadata?.annotations?.[MIRRORED_SECRET_SOURCE_ANNOTATION];
+  if (recorded !== source) {
     return {
       ok: false,
       reason: "NoCredentials",
-      message: `credentials Secret ${source} lacks the key ${
-        !user ? CREDENTIAL_KEYS.user : CREDENTIAL_KEYS.password
-      }`,
+      message: `the mirrored copy ${secret.metadata?.name} belongs to Secret ${
+        recorded ?? "(unknown)"
+      }, not ${source}`,
     };
   }
-  const mode = decode(secret, CREDENTIAL_KEYS.sslmode)?.trim() || "disable";
-  if (!TLS_MODES.includes(mode as PostgresTlsMode)) {
+  const parsed = parseCredentials(secret, source);
+  if (!parsed.ok) {
     return {
       ok: false,
-      reason: "InvalidCredentials",
-      message: `credentials Secret ${source}: sslmode ${JSON.stringify(mode)} is not one of ${
-        TLS_MODES.join(", ")
-      }`,
+      reason: parsed.reason === "SecretKeyMissing" ? "NoCredentials" : parsed.reason,
+      message: parsed.message,
     };
   }
-  const caCert = decode(secret, CREDENTIAL_KEYS.caCert);
-  const clientCert = decode(secret, CREDENTIAL_KEYS.clientCert);
-  const clientKey = decode(secret, CREDENTIAL_KEYS.clientKey);
-  const tls = {
-    mode: mode as PostgresTlsMode,
-    ...(caCert ? { caCert } : {}),
-    ...(clientCert ? { clientCert } : {}),
-    ...(clientKey ? { clientKey } : {}),
-  };
-  return { ok: true, credentials: { user, password, tls } };
+  return { ok: true, credentials: parsed.credentials };
 }
 
 function configError(common: TcpProbeSpec, reason: string, message: string): ConfigErrorSpec {

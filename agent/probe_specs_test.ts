@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import type { ISecret } from "kubernetes-models/v1/Secret";
-import { mirroredSecretName } from "../crds/conventions.ts";
+import { MIRRORED_SECRET_SOURCE_ANNOTATION, mirroredSecretName } from "../crds/conventions.ts";
 import { configErrorOf, failureReasonCode, scheduledProbes, withConfigErrors } from "./probe_specs.ts";
 import { makePod, makeSwh } from "./testing.ts";
 
@@ -18,12 +18,16 @@ const pgSwh = makeSwh({
   },
 });
 
-function secret(data: Record<string, string>): ISecret {
+/** The mirrored copy of ns/cred (or, with `source`, a copy that says it mirrors another Secret). */
+function secret(data: Record<string, string>, source = "ns/cred"): ISecret {
   const enc = (s: string) => btoa(s);
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: mirroredSecretName("ns", "cred") },
+    metadata: {
+      name: mirroredSecretName("ns", "cred"),
+      annotations: { [MIRRORED_SECRET_SOURCE_ANNOTATION]: source },
+    },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, enc(v)])),
   };
 }
@@ -56,6 +60,11 @@ Deno.test("missing credentials, missing keys and unknown port names become faili
   strictEqual(configErrorOf(noPw.spec)?.reason, "NoCredentials");
   const badMode = scheduledProbes(pgSwh, pod, () => secret({ user: "u", password: "p", sslmode: "x" }))[0];
   strictEqual(configErrorOf(badMode.spec)?.reason, "InvalidCredentials");
+  // A copy recorded as another Secret's is never used, whatever its name.
+  const borrowed =
+    scheduledProbes(pgSwh, pod, () => secret({ user: "u", password: "p" }, "other-ns/cred"))[0];
+  strictEqual(configErrorOf(borrowed.spec)?.reason, "NoCredentials");
+  ok(configErrorOf(borrowed.spec)?.message.includes("other-ns/cred"));
   const noPort =
     scheduledProbes(pgSwh, makePod({ name: "x" }), () => secret({ user: "u", password: "p" }))[0];
   strictEqual(configErrorOf(noPort.spec)?.reason, "PortNotFound");

@@ -123,15 +123,16 @@ export class Reconciler {
       rt.parsed = parsedFrom;
       const parsed = validateSwh({ ...raw, status: undefined });
       if (!parsed.ok) {
-        // Admission should have refused it; leave what is published alone rather than guess.
-        this.#d.log.warn("invalid ServiceWithHealthchecks ignored", {
+        // Admission should have refused it (the controller reports InvalidSpec with these errors). Keep serving
+        // by the last valid spec — probes go on, so a dead pod still leaves — or, with none known (a restart),
+        // leave what is published alone: a configuration slip must not become an outage.
+        this.#d.log.warn("invalid ServiceWithHealthchecks: keeping the last valid spec", {
           object: key,
+          generation: raw.metadata?.generation,
+          kept: rt.swh?.metadata.generation ?? "none",
           errors: formatSwhErrors(parsed.errors),
         });
-        rt.swh = undefined;
-        return;
-      }
-      rt.swh = parsed.value;
+      } else rt.swh = parsed.value;
     }
     const swh = rt.swh;
     if (!swh) return;

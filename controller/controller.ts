@@ -192,6 +192,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     rejected: new Map(),
     statusIntervalMs: options.statusIntervalMs ?? 1000,
     statusWrittenAt: new Map(),
+    validity: new Map(),
   };
 
   const queue = new WorkQueue({

@@ -2,11 +2,11 @@
 import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import {
-  CREDENTIAL_KEYS,
   MIRRORED_SECRET_LABEL,
   MIRRORED_SECRET_SOURCE_ANNOTATION,
   mirroredSecretName,
 } from "../crds/conventions.ts";
+import { MIRRORED_KEYS, parseCredentials } from "../crds/credentials.ts";
 import type { ConditionVerdict } from "./status.ts";
 
 /** Looks a Secret up by namespace and name (e.g. an informer's store). */
@@ -26,21 +26,6 @@ export function credentialRefs(swh: ServiceWithHealthchecks): string[] {
   return [...names];
 }
 
-function present(secret: ISecret, key: string): boolean {
-  const value = secret.data?.[key];
-  return value !== undefined && value !== "";
-}
-
-/** Why a credentials Secret cannot be used, or undefined when it can (user plus password or a client cert). */
-export function secretProblem(secret: ISecret): string | undefined {
-  const missing: string[] = [];
-  if (!present(secret, CREDENTIAL_KEYS.user)) missing.push(CREDENTIAL_KEYS.user);
-  const certAuth = present(secret, CREDENTIAL_KEYS.clientCert) && present(secret, CREDENTIAL_KEYS.clientKey);
-  if (!present(secret, CREDENTIAL_KEYS.password) && !certAuth) missing.push(CREDENTIAL_KEYS.password);
-  if (missing.length === 0) return undefined;
-  return `has no non-empty key ${missing.map((k) => `"${k}"`).join(" and no ")}`;
-}
-
 /** The Credentials condition of one SWH: every referenced Secret exists and is usable. */
 export function credentialsVerdict(swh: ServiceWithHealthchecks, lookup: SecretLookup): ConditionVerdict {
   const refs = credentialRefs(swh);
@@ -57,11 +42,15 @@ export function credentialsVerdict(swh: ServiceWithHealthchecks, lookup: SecretL
     };
   }
   const problems = refs.flatMap((name) => {
-    const problem = secretProblem(lookup(ns, name)!);
-    return problem ? [`Secret ${ns}/${name} ${problem}`] : [];
+    const parsed = parseCredentials(lookup(ns, name)!, `${ns}/${name}`);
+    return parsed.ok ? [] : [parsed];
   });
   if (problems.length > 0) {
-    return { status: "False", reason: "SecretKeyMissing", message: problems.join("; ") };
+    return {
+      status: "False",
+      reason: problems[0].reason,
+      message: problems.map((p) => p.message).join("; "),
+    };
   }
   return {
     status: "True",
@@ -72,7 +61,7 @@ export function credentialsVerdict(swh: ServiceWithHealthchecks, lookup: SecretL
 
 /**
  * The Secrets that should exist in the operator namespace: one copy per usable Secret that some SWH
- * references, holding only {@link CREDENTIAL_KEYS}, labelled for the agents' watch and annotated with its
+ * references, holding only the keys probes read ({@link MIRRORED_KEYS}), labelled for the agents' watch and annotated with its
  * source. Keyed by the copy's name. Secrets nobody references, missing or unusable ones have no copy.
  */
 export function desiredMirroredSecrets(
@@ -88,9 +77,9 @@ export function desiredMirroredSecrets(
       const mirrorName = mirroredSecretName(ns, name);
       if (out.has(mirrorName)) continue;
       const source = lookup(ns, name);
-      if (!source || secretProblem(source)) continue;
+      if (!source || !parseCredentials(source, `${ns}/${name}`).ok) continue;
       const data: Record<string, string> = {};
-      for (const key of Object.values(CREDENTIAL_KEYS)) {
+      for (const key of MIRRORED_KEYS) {
         const value = source.data?.[key];
         if (value !== undefined) data[key] = value;
       }

@@ -41,7 +41,10 @@ Deno.test("credentialsVerdict: missing Secret, missing keys, usable", () => {
     lookupOf([secret("ns", "cred-secret", { user: b64("postgres") })]),
   );
   deepStrictEqual([noPassword.status, noPassword.reason], ["False", "SecretKeyMissing"]);
-  deepStrictEqual(noPassword.message, 'Secret ns/cred-secret has no non-empty key "password"');
+  deepStrictEqual(
+    noPassword.message,
+    'Secret ns/cred-secret has no non-empty key "password" (or a client certificate and key)',
+  );
   const ok = credentialsVerdict(
     swh,
     lookupOf([secret("ns", "cred-secret", { user: b64("postgres"), password: b64("example") })]),

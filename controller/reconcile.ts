@@ -19,6 +19,7 @@ import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { CONTROLLER_FIELD_MANAGER, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
 import { credentialsVerdict } from "./credentials.ts";
 import { adoptionRequested, desiredService, SERVICE_LIST_KEYS, serviceOwnership } from "./desired_service.ts";
@@ -60,6 +61,8 @@ export interface ReconcileContext {
   statusIntervalMs: number;
   /** When each SWH's status was last written (performance.now), by queue key. */
   statusWrittenAt: Map<string, number>;
+  /** Runtime validation verdicts by SWH key, for one `uid/generation` each ("" = valid). */
+  validity: Map<string, { of: string; verdict: string }>;
 }
 
 /** Key of the global credentials reconcile in the work queue. */
@@ -119,17 +122,23 @@ export async function reconcileSwh(
   if (!swh || swh.metadata.deletionTimestamp) {
     ctx.rejected.delete(key);
     ctx.statusWrittenAt.delete(key);
+    ctx.validity.delete(key);
     // Being deleted: garbage collection removes the slices once finalizers are done; reports are ours to remove.
     await deleteLeftovers(ctx, namespace, name, undefined, log, signal);
     return {};
   }
   let action: Action = {};
 
-  // 1. The Service.
+  // 1. The Service — unless the spec is one admission accepted but the programs cannot use (the CRD's and the
+  // runtime's validation should agree; when they do not, the user must hear of it, and nothing is changed).
   let service = ctx.services.get(namespace, name);
   let serviceVerdict: ConditionVerdict;
   const ownership = serviceOwnership(swh, service);
-  if (ownership === "foreign" && !adoptionRequested(swh)) {
+  const invalid = invalidSpec(ctx, swh);
+  if (invalid) {
+    serviceVerdict = { status: "False", reason: "InvalidSpec", message: invalid };
+    if (ownership !== "owned") service = undefined;
+  } else if (ownership === "foreign" && !adoptionRequested(swh)) {
     serviceVerdict = {
       status: "False",
       reason: "ServiceConflict",
@@ -185,7 +194,9 @@ export async function reconcileSwh(
 
   // 2. Credentials of PostgreSQL probes (the copies are made by the credentials reconcile; a problem becomes the
   // Ready reason and a Warning Event when the status changes).
-  const credentials = credentialsVerdict(swh, (ns, n) => ctx.secrets.get(ns, n));
+  const credentials: ConditionVerdict = invalid
+    ? { status: "Unknown", reason: "InvalidSpec", message: "not checked while the spec is invalid" }
+    : credentialsVerdict(swh, (ns, n) => ctx.secrets.get(ns, n));
 
   // 3. Leftovers of vanished nodes and deleted namesakes; per-pod entries agents wrote into status (v0.1).
   await deleteLeftovers(ctx, namespace, name, swh, log, signal);
@@ -280,6 +291,26 @@ async function anyPodSelected(
     signal,
   });
   return pods.items.length > 0;
+}
+
+/**
+ * Why an SWH's spec cannot be used, or undefined: the runtime schema's verdict (crds/validate.ts), computed once
+ * per generation. Admission runs the same rules; this catches what slips through (an older CRD, a pattern the
+ * apiserver's RE2 reads differently from JavaScript).
+ */
+function invalidSpec(ctx: ReconcileContext, swh: ServiceWithHealthchecks): string | undefined {
+  const key = swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? "");
+  const of = `${swh.metadata.uid}/${swh.metadata.generation}`;
+  let cached = ctx.validity.get(key);
+  if (cached?.of !== of) {
+    const result = validateSwh({ ...swh, status: undefined });
+    cached = {
+      of,
+      verdict: result.ok ? "" : `spec refused by the programs: ${formatSwhErrors(result.errors)}`,
+    };
+    ctx.validity.set(key, cached);
+  }
+  return cached.verdict || undefined;
 }
 
 /** The earlier of two requeue actions. */

@@ -46,31 +46,6 @@ function fnv1a(text: string): string {
 }
 
 /**
- * Name of the operator-namespace copy of Secret `name` in `namespace`. Deterministic, so agents compute it
- * without asking; a hash keeps it within DNS limits whatever the source names are.
- */
-export function mirroredSecretName(namespace: string, name: string): string {
-  const readable = `${namespace}-${name}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40).replace(
-    /-+$/,
-    "",
-  );
-  return `swh-cred-${readable}-${fnv1a(`${namespace}/${name}`)}`;
-}
-
-/** Keys of a credentials Secret that probes use; everything else in the source Secret is not copied. */
-export const CREDENTIAL_KEYS = {
-  user: "user",
-  password: "password",
-  /** Optional: disable | require | verify-ca | verify-full (default disable). */
-  sslmode: "sslmode",
-  /** Optional PEM CA bundle for verify-ca / verify-full. */
-  caCert: "ca.crt",
-  /** Optional PEM client certificate and key. */
-  clientCert: "tls.crt",
-  clientKey: "tls.key",
-} as const;
-
-/**
  * Hex SHA-256 of `text`, cut to `hexChars` (default 20 = 80 bits): for names derived from several
  * user-chosen parts, where an attacker who controls one part must not be able to collide with another's.
  */
@@ -91,6 +66,16 @@ function nameFragment(text: string, max: number): string {
 export function reportName(namespace: string, name: string, node: string): string {
   const readable = [nameFragment(node, 40), nameFragment(name, 40)].filter(Boolean).join("-");
   return `${readable}-${digest(`${namespace}/${name}|${node}`)}`;
+}
+
+/**
+ * Name of the operator-namespace copy of Secret `name` in `namespace`. Deterministic, so agents compute it
+ * without asking; a SHA-256 digest of both parts keeps it within DNS limits and collision-resistant: a tenant
+ * cannot pick a namespace/name whose copy is another tenant's (the 32-bit hash of v0.1 allowed exactly that).
+ * Agents still use a copy only when its source annotation names the SWH's own Secret.
+ */
+export function mirroredSecretName(namespace: string, name: string): string {
+  return `swh-cred-${nameFragment(`${namespace}-${name}`, 40)}-${digest(`${namespace}/${name}`)}`;
 }
 
 /** Stable hash helper exported for names that must be deterministic (EndpointSlice names). */

@@ -85,7 +85,7 @@ Deno.test("CRD names, scope, status subresource and printer columns", () => {
   deepStrictEqual(version.subresources, { status: {} });
   deepStrictEqual(
     version.additionalPrinterColumns?.filter((c) => !c.priority).map((c) => c.name),
-    ["Ready", "Endpoints", "Type", "Cluster-IP", "Age"],
+    ["Ready", "Reason", "Endpoints", "Type", "Cluster-IP", "Age"],
   );
   deepStrictEqual(version.schema?.openAPIV3Schema?.required, ["spec"]);
 });

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { listMap, listSet, withRules } from "./extensions.ts";
-import { dnsSubdomain, HTTP_TOKEN } from "./patterns.ts";
+import { dnsSubdomain, HTTP_PATH, HTTP_TOKEN } from "./patterns.ts";
 import { targetPort } from "./service_spec.ts";
 
 /** Probe kinds, the values of `mode`. */
@@ -41,8 +41,9 @@ const MODE_DESCRIPTION =
 /** Fields every probe has, whatever its mode. */
 const probeCommon = {
   timeoutSeconds: z.int().min(1).max(3600).default(HEALTHCHECK_DEFAULTS.timeoutSeconds).describe(
-    "Seconds after which one probe attempt counts as failed (1-3600, default 1, at most " +
-      "healthcheck.periodSeconds).",
+    "Seconds after which one probe attempt counts as failed (1-3600, default 1). It may exceed " +
+      "healthcheck.periodSeconds (as for kubelet probes): runs never overlap, a run still going when the next " +
+      "is due makes that one skipped.",
   ),
   successThreshold: z.int().min(1).max(100).default(HEALTHCHECK_DEFAULTS.successThreshold).describe(
     "Consecutive successes after which a failing endpoint becomes healthy again (1-100, default 1).",
@@ -75,8 +76,9 @@ const httpHeaderSchema = z.strictObject({
 export const httpCheckSchema = withRules(
   z.strictObject({
     targetPort: probeTargetPort(),
-    path: z.string().max(2048).regex(/^\/[^\s]*$/).default(HEALTHCHECK_DEFAULTS.httpPath).describe(
-      'Request path, optionally with a query string; must start with "/" (default "/").',
+    path: z.string().max(2048).regex(HTTP_PATH).default(HEALTHCHECK_DEFAULTS.httpPath).describe(
+      'Request path, optionally with a query string: "/" followed by printable ASCII without spaces ' +
+        '(percent-encode anything else; default "/").',
     ),
     method: z.enum(HTTP_METHODS).default(HEALTHCHECK_DEFAULTS.httpMethod).describe(
       "Request method: GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS. No body is sent.",
@@ -214,11 +216,6 @@ export const healthcheckSchema = withRules(
     fieldPath: ".transitionPeriodSeconds",
     message: "transitionPeriodSeconds must not exceed periodSeconds: it is the faster interval",
     holds: (h) => h.transitionPeriodSeconds === undefined || h.transitionPeriodSeconds <= h.periodSeconds,
-  }, {
-    rule: "self.probes.all(p, p.timeoutSeconds <= self.periodSeconds)",
-    fieldPath: ".probes",
-    message: "timeoutSeconds of every probe must not exceed periodSeconds, or runs would overlap",
-    holds: (h) => h.probes.every((p) => p.timeoutSeconds <= h.periodSeconds),
   }],
 ).describe(
   "Active health checks that decide which selected pods receive traffic; they replace the readiness of " +

@@ -31,6 +31,13 @@ export const LABEL_KEY =
 /** Label value: empty, or ≤ 63 alphanumerics, '-', '_', '.' starting and ending alphanumeric. */
 export const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
+/**
+ * An HTTP request path: "/" then printable ASCII (0x21-0x7E). Spelled as a byte range, not with `\s`: RE2 (the
+ * apiserver) reads `\s` as ASCII whitespace only, JavaScript as Unicode whitespace too, so `[^\s]` accepted a
+ * no-break space at admission that the programs then refused.
+ */
+export const HTTP_PATH = /^\/[!-~]*$/;
+
 /** HTTP header field name (RFC 9110 token). */
 export const HTTP_TOKEN = /^[-!#$%&'*+.^_`|~0-9A-Za-z]+$/;
 

@@ -110,8 +110,8 @@ Deno.test("a missing int-or-string is reported as required, not as a bad port", 
 Deno.test("cross-field rules report at their fieldPath", () => {
   const obj = minimal();
   obj.spec.healthcheck.periodSeconds = 1;
-  obj.spec.healthcheck.probes = [{ mode: "TCP", timeoutSeconds: 2, tcp: { targetPort: 1 } }];
-  deepStrictEqual(errorsOf(obj).map((e) => e.path), ["spec.healthcheck.probes"]);
+  (obj.spec.healthcheck as Record<string, unknown>).transitionPeriodSeconds = 2;
+  deepStrictEqual(errorsOf(obj).map((e) => e.path), ["spec.healthcheck.transitionPeriodSeconds"]);
   const named = minimal();
   named.metadata.name = "a.b";
   deepStrictEqual(errorsOf(named).map((e) => e.path), ["metadata.name"]);

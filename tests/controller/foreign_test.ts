@@ -230,6 +230,7 @@ Deno.test("a cache that has not seen a foreign Service yet never makes the contr
       rejected: new Map(),
       statusIntervalMs: 0,
       statusWrittenAt: new Map(),
+      validity: new Map(),
     };
     await assertRejects(() => reconcileSwh(ctx, ns, "web", new AbortController().signal), ReconcileError);
     const after = await services.get("web");

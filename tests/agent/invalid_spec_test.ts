@@ -1,0 +1,102 @@
+/**
+ * A spec admission accepts but the programs refuse (the CRD's and the runtime's rules disagree — simulated here
+ * with a CRD whose http.path pattern is removed) is never ignored in silence: the controller reports InvalidSpec
+ * with the validation message and a Warning Event; agents keep serving by the last valid spec, so probes go on
+ * and a dead pod still leaves its slice.
+ */
+import { startAgent } from "../../agent/mod.ts";
+import { startController } from "../../controller/mod.ts";
+import { buildSwhCrd } from "../../crds/crd.ts";
+import { SwhResource } from "../../crds/resource.ts";
+import { Api } from "../../kube/mod.ts";
+import { createLogger } from "../../ops/log.ts";
+import { installSwhCrd } from "../support/crd.ts";
+import { kubectlOk } from "../support/kubectl.ts";
+import { waitFor } from "../support/wait.ts";
+import { eventsAbout } from "../controller/helpers.ts";
+import {
+  clusterTest,
+  createPod,
+  createSwh,
+  FAST,
+  httpBackend,
+  waitForAddresses,
+  withCluster,
+} from "./helpers.ts";
+
+/** The real CRD with the http.path pattern dropped: admission lets through what zod refuses. */
+function looserCrd(): string {
+  const crd = buildSwhCrd();
+  const schema = crd.spec.versions[0].schema!.openAPIV3Schema! as Record<string, unknown>;
+  // deno-lint-ignore no-explicit-any
+  const path = (schema as any).properties.spec.properties.healthcheck.properties.probes.items.properties.http
+    .properties.path;
+  delete path.pattern;
+  return JSON.stringify(crd);
+}
+
+clusterTest(
+  "invalid spec: InvalidSpec condition and Warning Event; agents keep the last valid spec",
+  async () => {
+    await withCluster("agent-invalid", async (ctx) => {
+      const backend = httpBackend(ctx.net.v4(0));
+      const controller = await startController({
+        transport: ctx.transport,
+        leaderElection: false,
+        logger: createLogger("controller", { level: "error" }),
+      });
+      const agent = await startAgent({
+        nodeName: ctx.node,
+        transport: ctx.transport,
+        logger: createLogger("agent", { level: "error" }),
+        ...FAST,
+      });
+      const swhs = Api.namespaced(ctx.transport, SwhResource, ctx.ns);
+      try {
+        await createPod(ctx, { name: "web-0", node: ctx.node, ips: [ctx.net.v4(0)] });
+        const spec = (path: string) => ({
+          selector: { app: "web" },
+          ports: [{ port: 80, targetPort: backend.port }],
+          healthcheck: {
+            periodSeconds: 1,
+            probes: [{ mode: "HTTP", failureThreshold: 1, http: { targetPort: backend.port, path } }],
+          },
+        });
+        await createSwh(ctx, "web", spec("/healthz"));
+        await waitForAddresses(ctx, "web", [ctx.net.v4(0)]);
+
+        await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], looserCrd());
+        // A no-break space: accepted by the loosened CRD, refused by the programs.
+        await waitFor(
+          () =>
+            swhs.patch("web", { type: "merge", body: { spec: spec("/health\u00a0z") } }).then(
+              () => true,
+              () => false,
+            ),
+          { what: "the loosened CRD to accept the patch" },
+        );
+        let seen = "";
+        await waitFor(async () => {
+          const c = (await swhs.get("web")).status?.conditions?.find((c) => c.type === "Ready");
+          seen = `${c?.status} ${c?.reason}: ${c?.message}`;
+          return c?.reason === "InvalidSpec" && c.message.includes("spec.healthcheck.probes[0].http.path");
+        }, { what: "Ready=False InvalidSpec naming the field", lastSeen: () => seen });
+        await waitFor(
+          async () => (await eventsAbout(ctx.ns, "web")).some((l) => l.startsWith("InvalidSpec:")),
+          {
+            what: "an InvalidSpec Warning Event",
+          },
+        );
+        // The agent still serves by the last valid spec: the endpoint stays while it passes, and leaves when it fails.
+        await waitForAddresses(ctx, "web", [ctx.net.v4(0)]);
+        backend.healthy = false;
+        await waitForAddresses(ctx, "web", [], 10_000);
+      } finally {
+        await installSwhCrd(); // the real CRD back for the tests that follow
+        await agent.stop();
+        await controller.stop();
+        await backend.close();
+      }
+    });
+  },
+);
