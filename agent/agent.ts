@@ -25,6 +25,7 @@ import { createScheduler } from "../probes/scheduler.ts";
 import type { ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
 import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
 import { AgentCaches } from "./caches.ts";
+import { HEARTBEAT_DEFAULTS, runHeartbeat } from "./heartbeat.ts";
 import { agentMetrics } from "./metrics.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { failureReasonCode, withConfigErrors } from "./probe_specs.ts";
@@ -61,6 +62,8 @@ export interface AgentOptions {
   readonly maxConcurrentProbes?: number;
   /** Most Events per second on average (burst 20; default 2). */
   readonly eventsPerSecond?: number;
+  /** Validity of the heartbeat Lease (default 40 s, renewed every quarter of it; see agent/heartbeat.ts). */
+  readonly leaseDurationSeconds?: number;
 }
 
 function keyOf(obj: KubeObject): string {
@@ -90,6 +93,10 @@ export class Agent {
   #queueDone: Promise<void> | undefined;
   #synced = false;
   #cachesDone: Promise<unknown> | undefined;
+  #heartbeatDone: Promise<void> | undefined;
+  readonly #transport: KubeTransport;
+  readonly #operatorNamespace: string;
+  readonly #leaseDurationSeconds: number;
 
   /** Builds a stopped agent. */
   constructor(opts: AgentOptions) {
@@ -105,6 +112,9 @@ export class Agent {
         this.metrics.apiWrites.inc({ resource: info.resource, verb: info.verb, failed: String(info.failed) });
       }
     });
+    this.#transport = transport;
+    this.#operatorNamespace = operatorNamespace;
+    this.#leaseDurationSeconds = opts.leaseDurationSeconds ?? HEARTBEAT_DEFAULTS.leaseDurationSeconds;
     this.#caches = new AgentCaches(transport, opts.nodeName, operatorNamespace, {
       onError: (resource) => (info) => {
         if (info.action !== "handler") this.metrics.watchRestarts.inc({ resource });
@@ -195,6 +205,17 @@ export class Agent {
     const signal = this.#abort.signal;
     this.#cachesDone = this.#caches.start(signal);
     await this.#caches.synced();
+    // Alive and synced: tell the controller (it takes over the node's clean-up when the heartbeat stops).
+    this.#heartbeatDone = runHeartbeat({
+      transport: this.#transport,
+      node: this.node,
+      namespace: this.#operatorNamespace,
+      log: this.#log,
+      signal,
+      leaseDurationSeconds: this.#leaseDurationSeconds,
+      renewMs: (this.#leaseDurationSeconds * 1000) / 4,
+      onRenew: (ok) => this.metrics.heartbeats.inc({ result: ok ? "renewed" : "failed" }),
+    });
     const published = this.#slices.adopt(this.#caches.slices.list());
     for (const p of published) this.#reconciler.seed(p.swh, p.endpoint);
     this.#synced = true;
@@ -224,6 +245,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#abort.abort(new DOMException("agent stopped", "AbortError"));
     await this.#queueDone;
+    await this.#heartbeatDone;
     await this.#scheduler.close();
     this.#lag.stop();
     await this.#cachesDone?.catch(() => {});

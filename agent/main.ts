@@ -8,7 +8,7 @@
  * `--allow-net` covers the apiserver, the probes (pod IPs, any port) and the ops server; it cannot be narrowed
  * to hosts because pod IPs are not known in advance. Environment: `NODE_NAME` (required; the downward API
  * `spec.nodeName`), `KUBECONFIG` (else in-cluster service account), `SWH_NAMESPACE` (operator namespace of the
- * mirrored credentials, default `swh-system`), `SWH_OPS_PORT` (default 9090; `-1` disables), `SWH_LOG_LEVEL`.
+ * mirrored credentials, default `swh-system`), `SWH_OPS_PORT` (default 9090; `-1` disables), `SWH_LOG_LEVEL`, `SWH_HEARTBEAT_LEASE_SECONDS` (heartbeat, default 40).
  * SIGTERM/SIGINT stop it gracefully: probes cancelled, writes in flight finished, slices left in place.
  *
  * @module
@@ -27,6 +27,8 @@ export interface AgentEnvConfig {
   operatorNamespace: string;
   /** SWH_OPS_PORT; undefined when disabled. */
   opsPort?: number;
+  /** SWH_HEARTBEAT_LEASE_SECONDS: validity of the heartbeat Lease (default 40). */
+  leaseDurationSeconds?: number;
 }
 
 /** Parses the environment; throws a message naming the variable at fault. */
@@ -38,11 +40,19 @@ export function configFromEnv(env: (name: string) => string | undefined): AgentE
   if (!Number.isInteger(port) || port < -1 || port > 65535) {
     throw new Error(`SWH_OPS_PORT must be a port number (0 = any, -1 = off), got ${JSON.stringify(rawPort)}`);
   }
+  const rawLease = env("SWH_HEARTBEAT_LEASE_SECONDS")?.trim();
+  const lease = rawLease ? Number(rawLease) : undefined;
+  if (lease !== undefined && (!Number.isInteger(lease) || lease < 2 || lease > 3600)) {
+    throw new Error(
+      `SWH_HEARTBEAT_LEASE_SECONDS must be whole seconds from 2 to 3600, got ${JSON.stringify(rawLease)}`,
+    );
+  }
   return {
     nodeName,
     kubeconfig: env("KUBECONFIG") || undefined,
     operatorNamespace: env("SWH_NAMESPACE")?.trim() || DEFAULT_OPERATOR_NAMESPACE,
     opsPort: port === -1 ? undefined : port,
+    ...(lease !== undefined ? { leaseDurationSeconds: lease } : {}),
   };
 }
 

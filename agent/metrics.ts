@@ -27,6 +27,8 @@ export interface AgentMetrics {
   readonly transitions: Counter;
   /** Events dropped by the agent's rate limit. */
   readonly eventsDropped: Counter;
+  /** Heartbeat Lease renewals, by result (`renewed` | `failed`). */
+  readonly heartbeats: Counter;
 }
 
 /** Registers the agent's metrics in `registry`. */
@@ -63,5 +65,6 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),
+    heartbeats: registry.counter("swh_agent_heartbeats_total", "Heartbeat Lease renewals, by result."),
   };
 }

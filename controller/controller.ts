@@ -14,10 +14,12 @@ import { serveOps } from "../ops/server.ts";
 import type { Registry } from "../ops/metrics.ts";
 import { SWH_PLURAL } from "../crds/schema.ts";
 import {
+  AGENT_LEASE_LABEL,
   CONTROLLER_FIELD_MANAGER,
   DEFAULT_OPERATOR_NAMESPACE,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  NODE_LABEL,
   SERVICE_NAME_LABEL,
 } from "../crds/conventions.ts";
 import { WorkQueue } from "../kube/workqueue.ts";
@@ -27,6 +29,9 @@ import { isMirroredSecret, reconcileCredentials } from "./mirror.ts";
 import { Index } from "../kube/index.ts";
 import { stripManagedFields } from "../kube/mod.ts";
 import { ReportResource } from "../crds/resource.ts";
+import type { ILease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
+import { AgentLiveness } from "./liveness.ts";
+import { sweepStaleNode } from "./stale_nodes.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 import { credentialRefs } from "./credentials.ts";
 import { controllerMetrics } from "./metrics.ts";
@@ -34,6 +39,21 @@ import type { ControllerMetrics } from "./metrics.ts";
 
 import { SwhResource } from "../crds/resource.ts";
 export { SwhResource };
+
+/** What a queue key stands for (metrics label). */
+function keyKind(key: string): string {
+  return key === CREDENTIALS_KEY ? "credentials" : parseNodeKey(key) ? "node" : "swh";
+}
+
+/** Queue key of a node's heartbeat judgement. */
+function nodeKey(node: string): string {
+  return `node:${node}`;
+}
+
+/** Inverse of {@link nodeKey}. */
+function parseNodeKey(key: string): string | undefined {
+  return key.startsWith("node:") ? key.slice(5) : undefined;
+}
 
 /** Whether a Service has an SWH as owner (ours, or being adopted). */
 function ownedBySwh(svc: IService): boolean {
@@ -163,12 +183,23 @@ export async function startController(options: ControllerOptions = {}): Promise<
       }) as INode,
     onError: onWatchError("nodes"),
   });
-  const informers = [swhs, services, secrets, slices, reports, nodes] as const;
+  // The agents' heartbeats (agent/heartbeat.ts).
+  const leases = new Informer<ILease>(Api.namespaced(transport, Leases, operatorNamespace), {
+    labelSelector: AGENT_LEASE_LABEL,
+    transform: stripManagedFields,
+    onError: onWatchError("leases"),
+  });
+  const informers = [swhs, services, secrets, slices, reports, nodes, leases] as const;
   const slicesBySwh = new Index(slices, (s) => {
     const name = s.metadata?.labels?.[SERVICE_NAME_LABEL];
     return name ? [`${s.metadata?.namespace}/${name}`] : [];
   });
+  const slicesByNode = new Index(slices, (s) => {
+    const node = s.metadata?.labels?.[NODE_LABEL];
+    return node ? [node] : [];
+  });
   const reportsBySwh = new Index(reports, (r) => [`${r.swh.namespace}/${r.swh.name}`]);
+  const liveness = new AgentLiveness();
 
   const events = new EventRecorder(transport, {
     component: CONTROLLER_FIELD_MANAGER,
@@ -182,6 +213,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     nodes,
     slicesBySwh,
     reportsBySwh,
+    slicesByNode,
+    liveness,
     transport,
     swhApi: Api.all(transport, SwhResource),
     events,
@@ -199,7 +232,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     concurrency: options.concurrency ?? 8,
     backoffInitialMs: options.backoffInitialMs,
     onError: (key, error, retryInMs) => {
-      metrics.errors.inc({ kind: key === CREDENTIALS_KEY ? "credentials" : "swh" });
+      metrics.errors.inc({ kind: keyKind(key) });
       log.warn("reconcile failed; retrying with backoff", { key, error, retryInMs });
     },
   });
@@ -245,6 +278,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
     if (e.type !== "delete") return;
     for (const swh of swhs.list()) queue.add(swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? ""));
   });
+  leases.subscribe((e) => {
+    const node = e.type === "delete" ? liveness.forget(e.object) : liveness.observe(e.object);
+    // Judged when it would go stale (plus a moment, so a renewal on time is seen first).
+    if (node) queue.add(nodeKey(node), (liveness.staleIn(node) ?? 0) + 100);
+  });
 
   const runs = informers.map((i) => i.start(stopAll.signal));
   const synced = Promise.all(informers.map((i) => i.synced)).then(() => {
@@ -254,10 +292,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
 
   const handler = async (key: string, signal: AbortSignal): Promise<Action> => {
     const started = performance.now();
-    const kind = key === CREDENTIALS_KEY ? "credentials" : "swh";
+    const kind = keyKind(key);
     try {
       let action: Action;
       if (key === CREDENTIALS_KEY) action = await reconcileCredentials(ctx, signal);
+      else if (parseNodeKey(key)) action = await reconcileNode(parseNodeKey(key)!, signal);
       else {
         const ref = parseSwhKey(key);
         if (!ref) return {};
@@ -271,6 +310,42 @@ export async function startController(options: ControllerOptions = {}): Promise<
     } finally {
       metrics.duration.observe({ kind }, (performance.now() - started) / 1000);
     }
+  };
+
+  /**
+   * One node's heartbeat judged: while its agent is stale, sweep its slices against the pod objects every few
+   * seconds (pods may go meanwhile); on every change of staleness, the SWHs with pods there update their
+   * AgentsReporting condition.
+   */
+  const staleNodes = new Set<string>();
+  const STALE_SWEEP_MS = 2_000;
+  const reconcileNode = async (node: string, signal: AbortSignal): Promise<Action> => {
+    const stale = liveness.stale(node);
+    if (stale !== staleNodes.has(node)) {
+      if (stale) staleNodes.add(node);
+      else staleNodes.delete(node);
+      log.warn(stale ? "an agent stopped renewing its heartbeat" : "an agent renews its heartbeat again", {
+        node,
+        silentSeconds: liveness.silentSeconds(node),
+      });
+      const keys = new Set([
+        ...slicesByNode.get(node).map((s) =>
+          `${s.metadata?.namespace}/${s.metadata?.labels?.[SERVICE_NAME_LABEL]}`
+        ),
+        ...reports.list().filter((r) => r.node === node).map((r) => `${r.swh.namespace}/${r.swh.name}`),
+      ]);
+      for (const k of keys) {
+        const i = k.indexOf("/");
+        queue.add(swhKey(k.slice(0, i), k.slice(i + 1)));
+      }
+    }
+    if (!stale) {
+      const due = liveness.staleIn(node);
+      return due === undefined ? {} : { requeueAfterMs: due + 100 };
+    }
+    const withdrawn = await sweepStaleNode(ctx, node, log, signal);
+    if (withdrawn > 0) metrics.staleEndpointsWithdrawn.inc({}, withdrawn);
+    return { requeueAfterMs: STALE_SWEEP_MS };
   };
 
   const enqueueAll = () => {

@@ -19,6 +19,8 @@ export interface ControllerMetrics {
   apiWrites: Counter;
   /** `swh_controller_api_write_failures_total{resource,verb}`. */
   apiWriteFailures: Counter;
+  /** `swh_controller_stale_endpoints_withdrawn_total`: endpoints withdrawn from nodes whose agent is silent. */
+  staleEndpointsWithdrawn: Counter;
   /** `swh_controller_watch_errors_total{resource}`: watch failures the informers recovered from. */
   watchErrors: Counter;
 }
@@ -41,6 +43,10 @@ export function controllerMetrics(): ControllerMetrics {
       "Successful API writes by resource and verb.",
     ),
     apiWriteFailures: registry.counter("swh_controller_api_write_failures_total", "Failed API writes."),
+    staleEndpointsWithdrawn: registry.counter(
+      "swh_controller_stale_endpoints_withdrawn_total",
+      "Endpoints withdrawn from nodes whose agent stopped renewing its heartbeat (their pods were gone).",
+    ),
     watchErrors: registry.counter("swh_controller_watch_errors_total", "Watch errors recovered from."),
   };
 }

@@ -18,9 +18,10 @@ import type { Logger } from "../ops/log.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
-import { CONTROLLER_FIELD_MANAGER, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { CONTROLLER_FIELD_MANAGER, NODE_LABEL, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
 import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
+import type { AgentLiveness } from "./liveness.ts";
 import { credentialsVerdict } from "./credentials.ts";
 import { adoptionRequested, desiredService, SERVICE_LIST_KEYS, serviceOwnership } from "./desired_service.ts";
 import { aggregateEndpoints } from "./endpoints.ts";
@@ -39,6 +40,10 @@ export interface ReconcileContext {
   slicesBySwh: Index<IEndpointSlice>;
   /** The agents' node reports by SWH (`namespace/name`). */
   reportsBySwh: Index<SwhNodeReport>;
+  /** The agents' EndpointSlices by node (their node label). */
+  slicesByNode: Index<IEndpointSlice>;
+  /** Which agents renew their heartbeat (controller/liveness.ts). */
+  liveness: AgentLiveness;
   /** The (instrumented) transport writes go through. */
   transport: KubeTransport;
   /** SWH API spanning all namespaces (its status applies name their namespace). */
@@ -207,6 +212,7 @@ export async function reconcileSwh(
   const status = desiredStatus(swh, {
     service: serviceVerdict,
     credentials,
+    agents: agentsVerdict(ctx, swh),
     serviceObject: service,
     endpoints: view,
     podsSelected: view.total === 0 ? await anyPodSelected(ctx, swh, signal) : undefined,
@@ -267,7 +273,10 @@ function announceConditionChanges(
       message: c.message,
       from: before ? `${before.status}/${before.reason}` : undefined,
     });
-    if (c.type === "Ready" && c.status === "False" && CONFIGURATION_PROBLEMS.has(c.reason)) {
+    const problem = c.type === "Ready"
+      ? CONFIGURATION_PROBLEMS.has(c.reason)
+      : c.reason === "AgentNotReporting";
+    if (c.status === "False" && problem) {
       ctx.events.record(subject(swh), "Warning", c.reason, c.message);
     }
   }
@@ -318,6 +327,34 @@ function soonest(a: Action, b: Action): Action {
   if (a.requeueAfterMs === undefined) return b;
   if (b.requeueAfterMs === undefined) return a;
   return a.requeueAfterMs <= b.requeueAfterMs ? a : b;
+}
+
+/** The AgentsReporting condition: do the agents of every node with this SWH's pods renew their heartbeat? */
+function agentsVerdict(ctx: ReconcileContext, swh: ServiceWithHealthchecks): ConditionVerdict {
+  const key = `${swh.metadata.namespace}/${swh.metadata.name}`;
+  const nodes = new Set([
+    ...ctx.slicesBySwh.get(key).map((s) => s.metadata?.labels?.[NODE_LABEL] ?? ""),
+    ...ctx.reportsBySwh.get(key).map((r) => r.node),
+  ].filter(Boolean));
+  const stale = [...nodes].filter((n) => ctx.liveness.stale(n)).sort();
+  if (stale.length === 0) {
+    return {
+      status: "True",
+      reason: "AgentsReporting",
+      message: `the agents of ${nodes.size} node(s) report`,
+    };
+  }
+  return {
+    status: "False",
+    reason: "AgentNotReporting",
+    message:
+      stale.map((n) =>
+        `the agent of node ${n} has not renewed its heartbeat for ${ctx.liveness.silentSeconds(n)} s`
+      )
+        .join("; ") +
+      ": its endpoints are checked against the pod objects only (gone, not running or " +
+      "re-addressed pods are withdrawn; the rest stay as last probed)",
+  };
 }
 
 /** The pods of an SWH as its agents' slices and reports show them. */

@@ -12,6 +12,7 @@ export const CONDITION = {
   ready: "Ready",
   serviceReady: "ServiceReady",
   credentials: "Credentials",
+  agentsReporting: "AgentsReporting",
 } as const;
 
 /** A condition before timestamps and generation are filled in. */
@@ -30,6 +31,8 @@ export interface StatusInputs {
   service: ConditionVerdict;
   /** Verdict on the probe credentials. */
   credentials: ConditionVerdict;
+  /** Verdict on the heartbeats of the agents of this SWH's nodes (absent: not judged). */
+  agents?: ConditionVerdict;
   /** The Service as stored, when it is ours; its addresses and load-balancer ingress are reflected. */
   serviceObject?: IService;
   /** The pods, aggregated from the agents' slices and reports (controller/endpoints.ts). */
@@ -202,6 +205,9 @@ export function desiredStatus(swh: ServiceWithHealthchecks, inputs: StatusInputs
     ),
     condition(CONDITION.serviceReady, inputs.service, previous, generation, inputs.now),
     condition(CONDITION.credentials, inputs.credentials, previous, generation, inputs.now),
+    ...(inputs.agents
+      ? [condition(CONDITION.agentsReporting, inputs.agents, previous, generation, inputs.now)]
+      : []),
   ];
   const svc = inputs.serviceObject;
   const status: SwhStatus = {

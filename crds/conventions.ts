@@ -27,6 +27,15 @@ export const MANAGED_BY_VALUE = "swh-agent.network.deckhouse.io";
 /** Label naming the node whose agent owns an EndpointSlice (clean-up of vanished nodes selects on it). */
 export const NODE_LABEL = "network.deckhouse.io/swh-node";
 
+/** Label on each agent's heartbeat Lease in the operator namespace (the controller watches these only). */
+export const AGENT_LEASE_LABEL = "network.deckhouse.io/swh-agent-heartbeat";
+
+/** Name of the heartbeat Lease of the agent on `node` (a digest when the node's name is too long for it). */
+export function agentLeaseName(node: string): string {
+  const name = `swh-agent-${node}`;
+  return name.length <= 253 ? name : `swh-agent-${digest(node, 40)}`;
+}
+
 /** Label on Secrets mirrored into the operator namespace; agents watch Secrets with this label only. */
 export const MIRRORED_SECRET_LABEL = "network.deckhouse.io/swh-credentials";
 /** Annotation on a mirrored Secret: `<namespace>/<name>` of the Secret it copies. */

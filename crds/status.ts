@@ -20,8 +20,9 @@ function timestamp(): z.ZodISODateTime {
 export const conditionSchema = z.strictObject({
   type: z.string().max(316).regex(CONDITION_TYPE).describe(
     'Condition type in CamelCase. "Ready": at least one endpoint passes its probes and the Service is in ' +
-      'place. Others the controller sets: "ServiceReady" (the Service was applied) and "Credentials" ' +
-      "(probe secrets could be read).",
+      'place; its reason is the root cause otherwise. Others the controller sets: "ServiceReady" (the Service ' +
+      'was applied), "Credentials" (probe secrets could be read) and "AgentsReporting" (the agents of the ' +
+      "nodes with selected pods renew their heartbeat).",
   ),
   status: z.enum(["True", "False", "Unknown"]).describe('"True", "False" or "Unknown".'),
   observedGeneration: z.int().min(0).optional().describe(

@@ -30,7 +30,7 @@ const COMMON_ENV = [
 ];
 
 /** Agent: its node, and what the npm `postgres` driver reads on every connection (probes/postgres.ts). */
-const AGENT_ENV = ["NODE_NAME", "PGAPPNAME", "PGTARGETSESSIONATTRS"];
+const AGENT_ENV = ["NODE_NAME", "SWH_HEARTBEAT_LEASE_SECONDS", "PGAPPNAME", "PGTARGETSESSIONATTRS"];
 
 /** Permission flags of the controller (`controller/main.ts`). */
 export const CONTROLLER_PERMISSIONS: readonly string[] = [

@@ -3,7 +3,11 @@
  * reasons follow the probes; PostgreSQL probes use mirrored credentials.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { MIRRORED_SECRET_LABEL, mirroredSecretName } from "../../crds/conventions.ts";
+import {
+  MIRRORED_SECRET_LABEL,
+  MIRRORED_SECRET_SOURCE_ANNOTATION,
+  mirroredSecretName,
+} from "../../crds/conventions.ts";
 import type { SwhEndpointStatus } from "../../crds/schema.ts";
 import { startAgent, SwhResource } from "../../agent/mod.ts";
 import { Api, Namespaces, Secrets } from "../../kube/mod.ts";
@@ -219,6 +223,7 @@ clusterTest(
           metadata: {
             name: mirroredSecretName(ctx.ns, "cred-secret"),
             labels: { [MIRRORED_SECRET_LABEL]: "true" },
+            annotations: { [MIRRORED_SECRET_SOURCE_ANNOTATION]: `${ctx.ns}/cred-secret` },
           },
           type: "Opaque",
           stringData: { user: "postgres", password: SUPERUSER_PASSWORD },

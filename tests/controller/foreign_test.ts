@@ -8,6 +8,7 @@ import type { KubeObject, Store } from "../../kube/mod.ts";
 import { EventRecorder } from "../../kube/events.ts";
 import { ReconcileError, reconcileSwh, SwhResource } from "../../controller/mod.ts";
 import type { ReconcileContext } from "../../controller/reconcile.ts";
+import { AgentLiveness } from "../../controller/liveness.ts";
 import { assertRejects } from "../kube/assert.ts";
 import {
   ADOPT_SERVICE_ANNOTATION,
@@ -221,6 +222,8 @@ Deno.test("a cache that has not seen a foreign Service yet never makes the contr
       nodes: empty(),
       slicesBySwh: none as unknown as ReconcileContext["slicesBySwh"],
       reportsBySwh: none as unknown as ReconcileContext["reportsBySwh"],
+      slicesByNode: none as unknown as ReconcileContext["slicesByNode"],
+      liveness: new AgentLiveness(),
       transport,
       swhApi: Api.all(transport, SwhResource),
       events: new EventRecorder(transport, { component: "test", instance: "test", onError: () => {} }),

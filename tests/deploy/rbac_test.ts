@@ -59,6 +59,10 @@ Deno.test("least privilege: agents read Secrets only in swh-system; the controll
   deepStrictEqual(await canI(CONTROLLER, "patch", "services", "default"), true);
   deepStrictEqual(await canI(CONTROLLER, "update", "leases.coordination.k8s.io", "swh-system"), true);
   deepStrictEqual(await canI(CONTROLLER, "update", "leases.coordination.k8s.io", "default"), false);
-  deepStrictEqual(await canI(CONTROLLER, "patch", "endpointslices.discovery.k8s.io", "default"), false);
+  // Only to withdraw endpoints of gone pods from nodes whose agent stopped its heartbeat.
+  deepStrictEqual(await canI(CONTROLLER, "patch", "endpointslices.discovery.k8s.io", "default"), true);
+  deepStrictEqual(await canI(CONTROLLER, "create", "endpointslices.discovery.k8s.io", "default"), false);
+  deepStrictEqual(await canI(AGENT, "patch", "leases.coordination.k8s.io", "swh-system"), true);
+  deepStrictEqual(await canI(AGENT, "patch", "leases.coordination.k8s.io", "default"), false);
   deepStrictEqual(await canI(CONTROLLER, "delete", "pods", "default"), false);
 });

@@ -1,8 +1,9 @@
 /**
- * Runs the operator on the lab the way a cluster would: CRD, namespace and RBAC from deploy/, the
- * controller replicas on the "control plane" (the host namespace) and one agent inside each node's
- * namespace — each program with its own service account's token and the permission flags of
- * deploy/permissions.ts, so RBAC and Deno permissions are exercised for real.
+ * Runs the operator on the lab the way a cluster would: CRD, namespace, RBAC, flow control and admission
+ * policies from deploy/, the controller replicas on the "control plane" (the host namespace) and one agent
+ * inside each node's namespace — each program with its own service account's token (the agents' bound to a Pod
+ * on their node, as a kubelet's would be) and the permission flags of deploy/permissions.ts, so RBAC, the
+ * admission policies and Deno permissions are exercised for real.
  */
 import {
   AGENT_PERMISSIONS,
@@ -53,13 +54,14 @@ export class LabOperator {
     readonly lab: Lab,
     readonly namespace: string,
     readonly controllerKubeconfig: string,
-    readonly agentKubeconfig: string,
+    /** Each node's agent kubeconfig: a token bound to that node's agent Pod (see {@link agentPodToken}). */
+    readonly agentKubeconfigs: ReadonlyMap<string, string>,
   ) {}
 
   /** Installs CRD/namespace/RBAC, writes per-service-account kubeconfigs, starts controllers and agents. */
   static async deploy(lab: Lab, nodes: readonly LabNode[], controllerReplicas = 2): Promise<LabOperator> {
     const namespace = DEFAULT_OPERATOR_NAMESPACE;
-    for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml", "flowcontrol.yaml"]) {
+    for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml", "flowcontrol.yaml", "admission.yaml"]) {
       await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", `${ROOT}deploy/${file}`]);
     }
     await waitUntil(
@@ -70,16 +72,22 @@ export class LabOperator {
     );
     // Programs in node namespaces cannot reach the registries: fill Deno's cache from here first.
     await run(Deno.execPath(), ["cache", CONTROLLER_MAIN, AGENT_MAIN]);
+    const agentServer = `https://${LAB_GATEWAY}:${new URL(lab.cluster.apiserverUrl).port}`;
+    const agentKubeconfigs = new Map<string, string>();
+    for (const node of nodes) {
+      const token = await agentPodToken(lab, namespace, node.name);
+      agentKubeconfigs.set(node.name, writeKubeconfig(lab, `swh-agent-${node.name}`, agentServer, token));
+    }
     const operator = new LabOperator(
       lab,
       namespace,
-      await writeTokenKubeconfig(lab, namespace, "swh-controller", lab.cluster.apiserverUrl),
-      await writeTokenKubeconfig(
+      writeKubeconfig(
         lab,
-        namespace,
-        "swh-agent",
-        `https://${LAB_GATEWAY}:${new URL(lab.cluster.apiserverUrl).port}`,
+        "swh-controller",
+        lab.cluster.apiserverUrl,
+        (await lab.kubectl(["-n", namespace, "create", "token", "swh-controller", "--duration=24h"])).trim(),
       ),
+      agentKubeconfigs,
     );
     for (let i = 0; i < controllerReplicas; i++) operator.startController(`swh-controller-${i}`);
     for (const node of nodes) operator.startAgent(node);
@@ -107,14 +115,16 @@ export class LabOperator {
 
   /** Starts the agent of `node` inside the node's namespace (replacing a stopped one). */
   startAgent(node: LabNode): ManagedProcess {
+    const kubeconfig = this.agentKubeconfigs.get(node.name);
+    if (!kubeconfig) throw new Error(`node ${node.name} was not deployed with the operator`);
     const proc = this.lab.spawn(node.netns, `agent-${node.name}`, Deno.execPath(), [
       "run",
       "--cached-only",
-      ...withReadablePaths(AGENT_PERMISSIONS, [this.agentKubeconfig]),
+      ...withReadablePaths(AGENT_PERMISSIONS, [kubeconfig]),
       ...AGENT_RUNTIME_FLAGS,
       AGENT_MAIN,
     ], {
-      KUBECONFIG: this.agentKubeconfig,
+      KUBECONFIG: kubeconfig,
       NODE_NAME: node.name,
       SWH_NAMESPACE: this.namespace,
       SWH_OPS_PORT: String(AGENT_OPS_PORT),
@@ -151,14 +161,47 @@ export class LabOperator {
   }
 }
 
-/** Writes a kubeconfig authenticating as service account `name` (a real token, so RBAC applies). */
-async function writeTokenKubeconfig(
-  lab: Lab,
-  namespace: string,
-  name: string,
-  server: string,
-): Promise<string> {
-  const token = (await lab.kubectl(["-n", namespace, "create", "token", name, "--duration=24h"])).trim();
+/**
+ * A token of the agents' service account bound to a Pod standing for the agent's DaemonSet pod on `node`, as a
+ * kubelet would give it: the apiserver puts the node's name into such a token, and deploy/admission.yaml confines
+ * each agent to its own node by it. The Pod never runs (the lab has no kubelet); it only carries the binding.
+ */
+async function agentPodToken(lab: Lab, namespace: string, node: string): Promise<string> {
+  const name = `swh-agent-${node}`;
+  // What PodSecurity "restricted" (the namespace's level) requires of any pod.
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels: { "app.kubernetes.io/name": "swh-agent" } },
+    spec: {
+      nodeName: node,
+      serviceAccountName: "swh-agent",
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [{
+        name: "agent",
+        image: "swh.local/service-with-healthchecks:lab",
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+      }],
+    },
+  };
+  await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], JSON.stringify(pod));
+  const uid = (await lab.kubectl(["-n", namespace, "get", "pod", name, "-o", "jsonpath={.metadata.uid}"]))
+    .trim();
+  return (await lab.kubectl([
+    "-n",
+    namespace,
+    "create",
+    "token",
+    "swh-agent",
+    "--duration=24h",
+    "--bound-object-kind=Pod",
+    `--bound-object-name=${name}`,
+    `--bound-object-uid=${uid}`,
+  ])).trim();
+}
+
+/** Writes a kubeconfig `name.kubeconfig` authenticating with `token` (a service account's, so RBAC applies). */
+function writeKubeconfig(lab: Lab, name: string, server: string, token: string): string {
   const ca = btoa(Deno.readTextFileSync(lab.cluster.pki.caCert));
   const path = `${lab.dir}/${name}.kubeconfig`;
   Deno.writeTextFileSync(
@@ -168,7 +211,7 @@ async function writeTokenKubeconfig(
       kind: "Config",
       clusters: [{ name: "lab", cluster: { server, "certificate-authority-data": ca } }],
       users: [{ name, user: { token } }],
-      contexts: [{ name, context: { cluster: "lab", user: name, namespace } }],
+      contexts: [{ name, context: { cluster: "lab", user: name } }],
       "current-context": name,
     }),
   );

@@ -1,0 +1,190 @@
+/**
+ * deploy/admission.yaml on a real apiserver: an agent authenticated with a token bound to a pod on node X may
+ * write its own node's slices, report and heartbeat, and nothing else — another node's slice, a foreign Service's
+ * slice, an unlabelled slice, another node's Lease or report are denied; so is any write with an unbound token.
+ */
+import { deepStrictEqual, ok } from "node:assert";
+import { kubectl, kubectlOk } from "../support/kubectl.ts";
+import { requireTestKubeconfig, requireTestKubectl } from "../support/env.ts";
+
+const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
+
+/** kubectl authenticating with `token` only (no client certificate from the admin kubeconfig). */
+async function as(token: string, args: string[], input: string): Promise<{ ok: boolean; text: string }> {
+  const admin = JSON.parse(await kubectlOk(["config", "view", "--raw", "-o", "json"]));
+  const cluster = admin.clusters[0].cluster;
+  const dir = Deno.makeTempDirSync();
+  try {
+    const config = `${dir}/config`;
+    Deno.writeTextFileSync(
+      config,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster }],
+        users: [{ name: "u", user: { token } }],
+        contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+        "current-context": "c",
+      }),
+    );
+    const child = new Deno.Command(requireTestKubectl(), {
+      args: ["--kubeconfig", config, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { ok: out.success, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, report and heartbeat", async () => {
+  requireTestKubeconfig();
+  for (const file of ["namespace.yaml", "crd.yaml", "rbac.yaml", "admission.yaml"]) {
+    await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", `${DEPLOY}${file}`]);
+  }
+  const id = crypto.randomUUID().slice(0, 6);
+  const node = `node-adm-${id}`, other = `node-other-${id}`, ns = `adm-${id}`, pod = `swh-agent-${node}`;
+  await kubectlOk(["create", "namespace", ns]);
+  try {
+    for (const n of [node, other]) {
+      await kubectlOk(
+        ["create", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: n } }),
+      );
+    }
+    // A stand-in for the agent's DaemonSet pod on `node`, so a token can be bound to it (and so to the node).
+    await kubectlOk(
+      ["apply", "--server-side", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: pod, namespace: "swh-system" },
+        spec: {
+          nodeName: node,
+          serviceAccountName: "swh-agent",
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [{
+            name: "agent",
+            image: "x",
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+          }],
+        },
+      }),
+    );
+    const podUid =
+      (await kubectlOk(["-n", "swh-system", "get", "pod", pod, "-o", "jsonpath={.metadata.uid}"])).trim();
+    const bound = (await kubectlOk([
+      "-n",
+      "swh-system",
+      "create",
+      "token",
+      "swh-agent",
+      "--bound-object-kind=Pod",
+      `--bound-object-name=${pod}`,
+      `--bound-object-uid=${podUid}`,
+    ])).trim();
+    const unbound = (await kubectlOk(["-n", "swh-system", "create", "token", "swh-agent"])).trim();
+    // An SWH to own the slices (else garbage collection removes them as orphans while the test runs).
+    await kubectlOk(
+      ["-n", ns, "apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "network.deckhouse.io/v1alpha1",
+        kind: "ServiceWithHealthchecks",
+        metadata: { name: "web" },
+        spec: {
+          selector: { app: "web" },
+          ports: [{ port: 80 }],
+          healthcheck: { probes: [{ mode: "TCP", tcp: { targetPort: 80 } }] },
+        },
+      }),
+    );
+    const swhUid = (await kubectlOk(["-n", ns, "get", "swh", "web", "-o", "jsonpath={.metadata.uid}"]))
+      .trim();
+    const slice = (name: string, n: string, managedBy: string, owner: string) =>
+      JSON.stringify({
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: {
+          name,
+          namespace: ns,
+          labels: {
+            "kubernetes.io/service-name": "web",
+            "endpointslice.kubernetes.io/managed-by": managedBy,
+            "network.deckhouse.io/swh-node": n,
+          },
+          ownerReferences: [{
+            apiVersion: "network.deckhouse.io/v1alpha1",
+            kind: "ServiceWithHealthchecks",
+            name: owner,
+            uid: swhUid,
+          }],
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: ["192.0.2.1"], nodeName: n }],
+      });
+    const apply = (token: string, body: string) =>
+      as(token, ["apply", "--server-side", "--field-manager=swh-agent-test", "-f", "-"], body);
+    const ours = "swh-agent.network.deckhouse.io";
+    const allowed = await apply(bound, slice("own", node, ours, "web"));
+    ok(allowed.ok, allowed.text);
+    for (
+      const [what, body] of [
+        ["another node's slice", slice("theirs", other, ours, "web")],
+        ["a slice for a Service the SWH is not named after", slice("foreign", node, ours, "other")],
+        ["a slice not labelled as ours", slice("unlabelled", node, "endpointslice-controller.k8s.io", "web")],
+      ]
+    ) {
+      const denied = await apply(bound, body);
+      deepStrictEqual(denied.ok, false, `${what} must be denied: ${denied.text}`);
+      ok(denied.text.includes("swh-agent-endpointslices"), denied.text);
+    }
+    const noNode = await apply(unbound, slice("own", node, ours, "web"));
+    deepStrictEqual(noNode.ok, false, noNode.text);
+    ok(noNode.text.includes("pod-bound service-account token"), noNode.text);
+
+    const lease = (n: string) =>
+      JSON.stringify({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: `swh-agent-${n}`, namespace: "swh-system" },
+        spec: { holderIdentity: n },
+      });
+    ok((await apply(bound, lease(node))).ok);
+    deepStrictEqual((await apply(bound, lease(other))).ok, false, "another node's heartbeat");
+    const report = (n: string) =>
+      JSON.stringify({
+        apiVersion: "network.deckhouse.io/v1alpha1",
+        kind: "ServiceWithHealthchecksNodeReport",
+        metadata: { name: `r-${n}`, namespace: "swh-system", labels: { "network.deckhouse.io/swh-node": n } },
+        swh: { namespace: ns, name: "web", uid: swhUid },
+        node: n,
+        endpoints: [],
+      });
+    ok((await apply(bound, report(node))).ok);
+    deepStrictEqual((await apply(bound, report(other))).ok, false, "another node's report");
+  } finally {
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    await kubectl([
+      "-n",
+      "swh-system",
+      "delete",
+      "pod,lease,servicewithhealthchecksnodereports",
+      pod,
+      `swh-agent-${node}`,
+      `r-${node}`,
+      "--ignore-not-found",
+    ]);
+    await kubectl(["delete", "node", node, other, "--ignore-not-found"]);
+  }
+});
