@@ -24,7 +24,7 @@ import type { LagMonitor } from "../probes/lag.ts";
 import { createScheduler } from "../probes/scheduler.ts";
 import type { ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
 import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
-import { AgentCaches } from "./caches.ts";
+import { AgentCaches, ZONE_LABEL } from "./caches.ts";
 import { HEARTBEAT_DEFAULTS, runHeartbeat } from "./heartbeat.ts";
 import { agentMetrics } from "./metrics.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -296,6 +296,12 @@ export class Agent {
       if (this.#synced && namespace && name && c.swhs.get(namespace, name)) {
         this.#queue.add(`${namespace}/${name}`, this.#debounceMs);
       }
+    });
+    c.node.subscribe((e) => {
+      // A zone label set or changed: every SWH's slices carry it.
+      const zone = (n: typeof e.object | undefined) => n?.metadata?.labels?.[ZONE_LABEL];
+      if (!this.#synced || (e.type === "update" && zone(e.old) === zone(e.object))) return;
+      for (const swh of c.swhs.list()) this.#queue.add(keyOf(swh), this.#debounceMs);
     });
     c.reports.subscribe((e) => {
       const key = this.#reports.observe(e);

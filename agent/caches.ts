@@ -8,8 +8,8 @@
  * cost each agent a few hundred bytes and no reconcile.
  *
  * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
- * labels), services (metadata); in the operator namespace list/watch secrets (mirrored credentials) and node
- * reports.
+ * labels), services (metadata), its own node; in the operator namespace list/watch secrets (mirrored credentials)
+ * and node reports.
  *
  * @module
  */
@@ -25,7 +25,17 @@ import {
 import { ReportResource, SwhResource as SwhTypedResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import { SWH_KIND, SWH_PLURAL } from "../crds/schema.ts";
-import { Api, EndpointSlices, Informer, Pods, Secrets, Services, stripManagedFields } from "../kube/mod.ts";
+import {
+  Api,
+  EndpointSlices,
+  Informer,
+  Nodes,
+  Pods,
+  Secrets,
+  Services,
+  stripManagedFields,
+} from "../kube/mod.ts";
+import type { INode } from "kubernetes-models/v1/Node";
 import type {
   KubeObject,
   KubeTransport,
@@ -100,6 +110,9 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
   } as PartialObjectMetadata;
 }
 
+/** Kubernetes' well-known zone label of nodes. */
+export const ZONE_LABEL = "topology.kubernetes.io/zone";
+
 /** The agent's informers, built and started together. */
 export class AgentCaches {
   /** Every ServiceWithHealthchecks (spec only). */
@@ -117,6 +130,8 @@ export class AgentCaches {
    * belongs to the SWH (else kube-proxy would send a foreign Service's traffic to the SWH's pods).
    */
   readonly services: Informer<PartialObjectMetadata>;
+  /** This node's Node object, labels only (its zone goes into the slices). */
+  readonly node: Informer<INode>;
 
   /**
    * Builds stopped informers; `onError(resource)` receives their recovered errors, `onReceive(resource)` every
@@ -164,6 +179,19 @@ export class AgentCaches {
       transform: serviceOwners,
       ...opts("services"),
     });
+    this.node = new Informer(Api.cluster(transport, Nodes), {
+      fieldSelector: `metadata.name=${node}`,
+      // Kubelets rewrite node status every few seconds: only the labels are kept (and compared).
+      transform: (n) =>
+        ({
+          metadata: {
+            name: n.metadata?.name,
+            resourceVersion: n.metadata?.resourceVersion,
+            labels: n.metadata?.labels,
+          },
+        }) as INode,
+      ...opts("nodes"),
+    });
   }
 
   /** Every informer with its resource name (readiness). */
@@ -175,6 +203,7 @@ export class AgentCaches {
       ["endpointslices", this.slices],
       ["reports", this.reports],
       ["services", this.services],
+      ["nodes", this.node],
     ] as [string, SharedInformer<KubeObject>][];
   }
 

@@ -62,8 +62,10 @@ export function desiredSlices(
   node: string,
   endpoints: readonly SelectedEndpoint[],
   healthy: (key: string) => boolean,
+  zone?: string,
 ): SliceBody[] {
   const publishAll = swh.spec.publishNotReadyAddresses === true;
+  const hints = topologyHints(swh.spec.trafficDistribution, node, zone);
   const groups = new Map<
     string,
     { family: AddressFamily; ports: readonly ResolvedPort[]; eps: SelectedEndpoint[] }
@@ -120,6 +122,8 @@ export function desiredSlices(
               terminating: ep.terminating,
             },
             nodeName: node,
+            ...(zone ? { zone } : {}),
+            ...(hints ? { hints } : {}),
             targetRef: { kind: "Pod", namespace: ep.podNamespace, name: ep.podName, uid: ep.podUid },
             ...(ep.hostname ? { hostname: ep.hostname } : {}),
           };
@@ -130,6 +134,26 @@ export function desiredSlices(
   return out.sort((a, b) =>
     a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0
   );
+}
+
+/**
+ * Routing hints for `trafficDistribution`, as the built-in EndpointSlice controller sets them: PreferClose and
+ * PreferSameZone hint the endpoint's zone, PreferSameNode its node (and zone, for proxies that only read zones).
+ * kube-proxy uses hints only when every endpoint of the Service has them, so a node without a zone label makes
+ * the whole Service fall back to all endpoints — never to none.
+ */
+export function topologyHints(
+  distribution: string | undefined,
+  node: string,
+  zone: string | undefined,
+): { forZones?: { name: string }[]; forNodes?: { name: string }[] } | undefined {
+  if (!distribution) return undefined;
+  const forZones = zone ? [{ name: zone }] : undefined;
+  if (distribution === "PreferSameNode") {
+    return { forNodes: [{ name: node }], ...(forZones ? { forZones } : {}) };
+  }
+  if ((distribution === "PreferClose" || distribution === "PreferSameZone") && forZones) return { forZones };
+  return undefined;
 }
 
 /** Orders IPv4 numerically and everything else as text; only determinism matters. */
@@ -170,6 +194,9 @@ export function sliceContent(slice: IEndpointSlice): string {
     e.targetRef?.name ?? "",
     e.targetRef?.uid ?? "",
     e.hostname ?? "",
+    e.zone ?? "",
+    (e.hints?.forZones ?? []).map((z) => z.name),
+    ((e.hints as { forNodes?: { name: string }[] } | undefined)?.forNodes ?? []).map((n) => n.name),
   ]).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
   return JSON.stringify([
     labels[SERVICE_NAME_LABEL] ?? "",

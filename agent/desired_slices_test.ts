@@ -129,3 +129,31 @@ Deno.test("sliceContent ignores server-added metadata and ordering, and sees rea
   const [fewer] = desiredSlices(swh, "node-a", eps, (k) => k.startsWith("uid-a"));
   ok(sliceContent(fewer) !== sliceContent(desired));
 });
+
+Deno.test("topology: endpoints carry the node's zone; trafficDistribution adds hints like the built-in controller", () => {
+  const pods = [makePod({ name: "a" })];
+  const of = (trafficDistribution?: string, zone?: string) => {
+    const swh = makeSwh({
+      spec: {
+        selector: { app: "web" },
+        ports: [{ port: 80 }],
+        ...(trafficDistribution ? { trafficDistribution } : {}),
+        healthcheck: { probes: [{ mode: "TCP", tcp: { targetPort: 80 } }] },
+      },
+    });
+    return desiredSlices(swh, "node-a", selectEndpoints(swh, pods, "node-a"), () => true, zone)[0]
+      .endpoints[0];
+  };
+  deepStrictEqual([of(undefined, "z1").zone, of(undefined, "z1").hints], ["z1", undefined]);
+  deepStrictEqual(of("PreferClose", "z1").hints, { forZones: [{ name: "z1" }] });
+  deepStrictEqual(of("PreferSameZone", "z1").hints, { forZones: [{ name: "z1" }] });
+  deepStrictEqual(of("PreferSameNode", "z1").hints, {
+    forNodes: [{ name: "node-a" }],
+    forZones: [{ name: "z1" }],
+  });
+  deepStrictEqual(
+    [of("PreferClose").zone, of("PreferClose").hints],
+    [undefined, undefined],
+    "no zone, no hint",
+  );
+});

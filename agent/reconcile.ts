@@ -10,6 +10,7 @@ import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import type { Logger } from "../ops/log.ts";
 import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
+import { ZONE_LABEL } from "./caches.ts";
 import type { AgentCaches } from "./caches.ts";
 import { desiredSlices } from "./desired_slices.ts";
 import { selectEndpoints } from "./endpoints.ts";
@@ -159,7 +160,7 @@ export class Reconciler {
     const sliceRetry = await this.#d.slices.sync(
       ns,
       name,
-      owned ? desiredSlices(swh, this.#d.node, rt.endpoints, healthy) : [],
+      owned ? desiredSlices(swh, this.#d.node, rt.endpoints, healthy, this.#zone()) : [],
       { periodMs, minIntervalMs: this.#d.minWriteIntervalMs, flapping: owned ? flapping : () => false },
     );
 
@@ -185,6 +186,11 @@ export class Reconciler {
     );
     const retries = [sliceRetry, reportRetry, pendingRetry].filter((r): r is number => r !== undefined);
     return retries.length ? Math.max(1, Math.min(...retries)) : undefined;
+  }
+
+  /** This node's zone, from its Node's well-known label (for endpoint zones and topology hints). */
+  #zone(): string | undefined {
+    return this.#d.caches.node.get(undefined, this.#d.node)?.metadata?.labels?.[ZONE_LABEL];
   }
 
   #runtime(key: string): SwhRuntime {

@@ -84,13 +84,15 @@ export const httpCheckSchema = withRules(
       "Request method: GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS. No body is sent.",
     ),
     scheme: z.enum(["HTTP", "HTTPS"]).default(HEALTHCHECK_DEFAULTS.httpScheme).describe(
-      '"HTTP" (default) or "HTTPS". With HTTPS the server certificate is verified against caCert (or the ' +
-        "system's trusted CAs when caCert is unset) and must match host, or the pod IP when host is unset; " +
+      '"HTTP" (default) or "HTTPS". With HTTPS the server certificate must chain to caCert (or to the ' +
+        "system's trusted CAs when caCert is unset) and, when host is set, name it; without host no name is " +
+        "checked (pod IPs are ephemeral and rarely in certificates: set host to have the name verified). " +
         "insecureSkipTLSVerify turns verification off.",
     ),
     host: z.string().min(1).max(255).regex(/^[-A-Za-z0-9.:\[\]]+$/).optional().describe(
-      "Host header and TLS server name (SNI) of the request, also the name the certificate must match. " +
-        "Only the header changes: the probe still connects to the pod IP. Defaults to the pod IP.",
+      "Host header and TLS server name (SNI) of the request, and the name the certificate must carry. Only " +
+        "the header changes: the probe still connects to the pod IP. Unset: the Host header is the pod IP and " +
+        "port, no SNI is sent and the certificate's name is not checked.",
     ),
     httpHeaders: withRules(listMap(z.array(httpHeaderSchema).max(32), ["name"]), [{
       rule: "self.all(h, h.name.lowerAscii() != 'host')",

@@ -195,9 +195,12 @@ Deno.test("https: trusted CA, untrusted CA, insecure; SNI and Host observed by t
   assert.equal(seen.servername, "shop.example");
   assert.equal(seen.headers.get("host"), "shop.example");
 
+  // Without host the chain is verified but no name is: the certificate names shop.example, not the pod IP.
   const noHost = await https({ caCert: p.caCert });
   assert.equal(noHost.ok, true, noHost.reason);
   assert.equal(srv.requests.at(-1)!.servername, undefined, "an IP must not be sent as SNI");
+  const noHostUntrusted = await https({ caCert: p.otherCaCert });
+  assert.equal(noHostUntrusted.ok, false, "without host, the chain is still verified");
 
   const wrongName = await https({ caCert: p.caCert, host: "other.example" });
   assert.equal(wrongName.ok, false);

@@ -76,8 +76,11 @@ export class Lab {
     return kubectl(this.cluster.binaries.kubectl, this.cluster.kubeconfig, args, input);
   }
 
-  /** Creates node `name`: its namespace, a Ready Node object with its InternalIP, and kube-proxy inside. */
-  async addNode(name: string): Promise<LabNode> {
+  /**
+   * Creates node `name`: its namespace, a Ready Node object with its InternalIP (and `labels`, e.g. a
+   * topology.kubernetes.io/zone), and kube-proxy inside.
+   */
+  async addNode(name: string, labels: Record<string, string> = {}): Promise<LabNode> {
     const address = nodeAddress(this.#nodes.length);
     const netns = await createHost({ name: `node-${name}`, address, routeServices: true });
     await this.kubectl(
@@ -85,7 +88,10 @@ export class Lab {
       JSON.stringify({
         apiVersion: "v1",
         kind: "Node",
-        metadata: { name, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux" } },
+        metadata: {
+          name,
+          labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", ...labels },
+        },
         spec: { podCIDR: LAB_CIDR },
       }),
     );
