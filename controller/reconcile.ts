@@ -20,6 +20,7 @@ import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { CONTROLLER_FIELD_MANAGER, NODE_LABEL, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
 import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
+import { handOverPatch, holdRelease, holdsRelease, releaseService } from "./adoption.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
 import type { AgentLiveness } from "./liveness.ts";
 import { credentialsVerdict } from "./credentials.ts";
@@ -128,6 +129,10 @@ export async function reconcileSwh(
     ctx.rejected.delete(key);
     ctx.statusWrittenAt.delete(key);
     ctx.validity.delete(key);
+    // An adopted Service goes back to its users (roll-back of a migration), not to garbage collection.
+    if (swh && holdsRelease(swh)) {
+      await releaseService(ctx, swh, ctx.services.get(namespace, name), log, signal);
+    }
     // Being deleted: garbage collection removes the slices once finalizers are done; reports are ours to remove.
     await deleteLeftovers(ctx, namespace, name, undefined, log, signal);
     return {};
@@ -164,6 +169,7 @@ export async function reconcileSwh(
       action = { requeueAfterMs: rejected.retryAt - ctx.now().getTime() };
     } else {
       try {
+        if (ownership === "foreign") await holdRelease(ctx, swh, signal); // adopting: give it back on deletion
         const applied = await applyService(ctx, swh, desired, service, ownership, log, signal);
         ctx.rejected.delete(key);
         service = applied.service;
@@ -444,7 +450,7 @@ async function applyService(
       log.info("adopted Service keeps its selector until an endpoint passes its probes");
       return { service: stored, handingOver: true };
     }
-    stored = await services.patch(name, { type: "merge", body: { spec: { selector: null } } }, {
+    stored = await services.patch(name, { type: "merge", body: handOverPatch(stored) }, {
       fieldManager: CONTROLLER_FIELD_MANAGER,
       signal,
     });

@@ -499,12 +499,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   // ---- endpoints ------------------------------------------------------------------------------------------
-  function addTarget(ep: Endpoint, probe: ScheduledProbe, state: ProbeState): void {
+  function addTarget(ep: Endpoint, probe: ScheduledProbe, state: ProbeState, promptly = false): void {
     const now = clock.now();
     const periodMs = periodMsOf(probe);
-    // Random phase: a full period for verified (healthy) targets, at most 1 s for unverified ones, so a new pod
-    // is probed promptly once its initial delay is over.
-    const spread = state.healthy ? periodMs : Math.min(periodMs, 1000);
+    // Random phase: a full period for verified (healthy) targets, at most 1 s for unverified ones (a new pod is
+    // probed promptly once its initial delay is over) or when asked (an edited definition is tried at once).
+    const spread = state.healthy && !promptly ? periodMs : Math.min(periodMs, 1000);
     const first = Math.max(now, state.activeFromMs) + random() * spread;
     const t: Target = {
       ep,
@@ -569,10 +569,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         addTarget(ep, p, initialProbeState(policyOf(p), startedAtMs, now, false));
       } else if (!sameProbe(t.probe, p)) {
         // Changed definition: keep the verdict as a seed (like an agent restart) so editing a probe does not
-        // withdraw every endpoint at once; the next runs confirm or change it under the new definition.
+        // withdraw every endpoint at once, and run the new definition within a second, not a period: its
+        // first result counts toward the thresholds (fast with a transition period) at once.
         dropTarget(t);
         ep.targets.delete(p.name);
-        addTarget(ep, p, initialProbeState(policyOf(p), startedAtMs, now, t.state.healthy));
+        addTarget(ep, p, initialProbeState(policyOf(p), startedAtMs, now, t.state.healthy), true);
       } else if (t.probe.periodSeconds !== p.periodSeconds || t.probe !== p) {
         const periodMs = periodMsOf(p);
         t.probe = p;

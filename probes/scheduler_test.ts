@@ -188,6 +188,22 @@ Deno.test("scheduler: updating an endpoint keeps, reseeds or adds probe state as
   await s.close();
 });
 
+Deno.test("scheduler: an edited probe keeps its verdict and runs under the new definition within a second", async () => {
+  const clock = new FakeClock();
+  const runner = scriptedRunner(clock, () => true);
+  const s = createScheduler({ runProbe: runner.run, onChange: () => {}, clock, random: () => 0.99 });
+  s.set("a", { ip: "10.0.0.1", probes: [probe("p", { periodSeconds: 10 })] });
+  await clock.advance(1_000);
+  assert.equal(s.health("a")?.healthy, true);
+  const editedAt = clock.now();
+  s.set("a", { ip: "10.0.0.1", probes: [probe("p", { periodSeconds: 10, port: 81 })] });
+  assert.equal(s.health("a")?.healthy, true, "no withdrawal for an edit");
+  await clock.advance(1_000);
+  const first = runner.calls.find((c) => c.target.port === 81);
+  assert.ok(first && first.at - editedAt <= 1_000, `first run of the new definition at ${first?.at}`);
+  await s.close();
+});
+
 Deno.test("scheduler: a throwing runner or callback does not stop scheduling", async () => {
   const clock = new FakeClock();
   let n = 0;

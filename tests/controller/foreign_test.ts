@@ -28,7 +28,7 @@ import {
 } from "./helpers.ts";
 import { installSwhCrd } from "../support/crd.ts";
 
-Deno.test("a foreign Service is refused (condition, Event, untouched) and adopted on request keeping its ClusterIP", async () => {
+Deno.test("a foreign Service is refused (condition, Event, untouched), adopted on request keeping its ClusterIP, given back on roll-back", async () => {
   await withController("foreign", async ({ transport, ns, swhs, controller }) => {
     const services = Api.namespaced(transport, Services, ns);
     // A plain Service as kubectl creates it during a migration.
@@ -147,6 +147,22 @@ Deno.test("a foreign Service is refused (condition, Event, untouched) and adopte
     controller.resync();
     await controller.idle();
     deepStrictEqual(controller.writes() - before, 0);
+
+    // Roll-back: deleting the SWH gives the Service back — same ClusterIP, its selector restored, not ours.
+    await swhs.delete("legacy");
+    const released = await waitFor(async () => {
+      const s = await services.getOpt("legacy");
+      return s && !s.metadata?.ownerReferences?.length && s.spec?.selector ? s : undefined;
+    }, { what: "the adopted Service released with its selector" });
+    deepStrictEqual(released.spec?.selector, { app: "legacy" });
+    deepStrictEqual(released.spec?.clusterIP, original.spec?.clusterIP);
+    deepStrictEqual(released.metadata?.annotations?.["network.deckhouse.io/adopted-selector"], undefined);
+    await waitFor(async () => (await swhs.getOpt("legacy")) === undefined, {
+      what: "the SWH gone (finalizer removed)",
+    });
+    // It stays: garbage collection has no owner to follow any more.
+    await new Promise((r) => setTimeout(r, 2_000));
+    deepStrictEqual((await services.get("legacy")).metadata?.uid, released.metadata?.uid);
     await Api.cluster(transport, Nodes).delete(node);
   });
 });
