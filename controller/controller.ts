@@ -3,7 +3,7 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
-import type { KubeTransport } from "../kube/mod.ts";
+import type { KubeTransport, PartialObjectMetadata } from "../kube/mod.ts";
 import { Api, connect, EndpointSlices, Informer, Leases, Nodes, Secrets, Services } from "../kube/mod.ts";
 import { instrumentedTransport } from "../kube/instrumented.ts";
 import { EventRecorder } from "../kube/events.ts";
@@ -32,6 +32,7 @@ import { ReportResource } from "../crds/resource.ts";
 import type { ILease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { AgentLiveness } from "./liveness.ts";
 import { sweepStaleNode } from "./stale_nodes.ts";
+import { SecretContents } from "./secrets.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 import { credentialRefs } from "./credentials.ts";
 import { controllerMetrics } from "./metrics.ts";
@@ -160,7 +161,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
     transform: (svc) => ownedBySwh(svc) ? svc : stripManagedFields(svc),
     onError: onWatchError("services"),
   });
-  const secrets = new Informer<ISecret>(Api.all(transport, Secrets), { onError: onWatchError("secrets") });
+  // Secrets as metadata only: their contents are read for the referenced few (controller/secrets.ts).
+  const secrets = new Informer<PartialObjectMetadata>(Api.all(transport, Secrets).metadata(), {
+    transform: stripManagedFields,
+    onError: onWatchError("secrets"),
+  });
+  const secretContents = new SecretContents(secrets, transport);
   const slices = new Informer<IEndpointSlice>(Api.all(transport, EndpointSlices), {
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
     transform: stripManagedFields,
@@ -210,6 +216,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     swhs,
     services,
     secrets,
+    secretContents,
     nodes,
     slicesBySwh,
     reportsBySwh,

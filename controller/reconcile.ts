@@ -5,11 +5,10 @@
  * @module
  */
 import type { IService } from "kubernetes-models/v1/Service";
-import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { Index } from "../kube/index.ts";
-import type { KubeTransport, Store } from "../kube/mod.ts";
+import type { KubeTransport, PartialObjectMetadata, Store } from "../kube/mod.ts";
 import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Pods, Services } from "../kube/mod.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { applyWouldChange, claimCreatedFields } from "../kube/ssa.ts";
@@ -23,7 +22,8 @@ import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import { handOverPatch, holdRelease, holdsRelease, releaseService } from "./adoption.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
 import type { AgentLiveness } from "./liveness.ts";
-import { credentialsVerdict } from "./credentials.ts";
+import { credentialRefs, credentialsVerdict } from "./credentials.ts";
+import type { SecretContents } from "./secrets.ts";
 import { adoptionRequested, desiredService, SERVICE_LIST_KEYS, serviceOwnership } from "./desired_service.ts";
 import { aggregateEndpoints } from "./endpoints.ts";
 import type { EndpointView } from "./endpoints.ts";
@@ -35,7 +35,10 @@ export interface ReconcileContext {
   /** Caches (informer stores), synced before any reconcile runs. */
   swhs: Store<ServiceWithHealthchecks>;
   services: Store<IService>;
-  secrets: Store<ISecret>;
+  /** Every Secret's metadata (never contents: see {@link ReconcileContext.secretContents}). */
+  secrets: Store<PartialObjectMetadata>;
+  /** Contents of the Secrets that matter, read on demand. */
+  secretContents: SecretContents;
   nodes: Store<INode>;
   /** The agents' EndpointSlices by SWH (`namespace/name`, from the service-name label). */
   slicesBySwh: Index<IEndpointSlice>;
@@ -205,9 +208,10 @@ export async function reconcileSwh(
 
   // 2. Credentials of PostgreSQL probes (the copies are made by the credentials reconcile; a problem becomes the
   // Ready reason and a Warning Event when the status changes).
+  if (!invalid) await ctx.secretContents.load(credentialRefs(swh).map((n) => [namespace, n]), signal);
   const credentials: ConditionVerdict = invalid
     ? { status: "Unknown", reason: "InvalidSpec", message: "not checked while the spec is invalid" }
-    : credentialsVerdict(swh, (ns, n) => ctx.secrets.get(ns, n));
+    : credentialsVerdict(swh, (ns, n) => ctx.secretContents.get(ns, n));
 
   // 3. Leftovers of vanished nodes and deleted namesakes; per-pod entries agents wrote into status (v0.1).
   await deleteLeftovers(ctx, namespace, name, swh, log, signal);

@@ -9,6 +9,7 @@ import { EventRecorder } from "../../kube/events.ts";
 import { ReconcileError, reconcileSwh, SwhResource } from "../../controller/mod.ts";
 import type { ReconcileContext } from "../../controller/reconcile.ts";
 import { AgentLiveness } from "../../controller/liveness.ts";
+import { SecretContents } from "../../controller/secrets.ts";
 import { assertRejects } from "../kube/assert.ts";
 import {
   ADOPT_SERVICE_ANNOTATION,
@@ -235,6 +236,7 @@ Deno.test("a cache that has not seen a foreign Service yet never makes the contr
       swhs: { get: () => swh, list: () => [swh], size: 1 },
       services: empty(),
       secrets: empty(),
+      secretContents: new SecretContents(empty(), transport),
       nodes: empty(),
       slicesBySwh: none as unknown as ReconcileContext["slicesBySwh"],
       reportsBySwh: none as unknown as ReconcileContext["reportsBySwh"],

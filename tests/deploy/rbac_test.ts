@@ -57,6 +57,10 @@ Deno.test("least privilege: agents read Secrets only in swh-system; the controll
   deepStrictEqual(await canI(CONTROLLER, "create", "secrets", "default"), false);
   deepStrictEqual(await canI(CONTROLLER, "create", "secrets", "swh-system"), true);
   deepStrictEqual(await canI(CONTROLLER, "patch", "services", "default"), true);
+  // Granted verbs are the used ones: nothing updates Services or patches Events.
+  deepStrictEqual(await canI(CONTROLLER, "update", "services", "default"), false);
+  deepStrictEqual(await canI(CONTROLLER, "patch", "events", "default"), false);
+  deepStrictEqual(await canI(AGENT, "update", "endpointslices.discovery.k8s.io", "default"), false);
   deepStrictEqual(await canI(CONTROLLER, "update", "leases.coordination.k8s.io", "swh-system"), true);
   deepStrictEqual(await canI(CONTROLLER, "update", "leases.coordination.k8s.io", "default"), false);
   // Only to withdraw endpoints of gone pods from nodes whose agent stopped its heartbeat.
