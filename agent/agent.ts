@@ -34,7 +34,6 @@ import { ReportWriter } from "./report_writer.ts";
 import { SliceWriter } from "./slice_writer.ts";
 import { TransitionReporter } from "./transitions.ts";
 
-export { SwhResource } from "./caches.ts";
 export type { SwhObject } from "./caches.ts";
 
 /** Options of {@link Agent}. */

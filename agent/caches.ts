@@ -22,7 +22,7 @@ import {
   MIRRORED_SECRET_LABEL,
   NODE_LABEL,
 } from "../crds/conventions.ts";
-import { ReportResource, SwhResource as SwhTypedResource } from "../crds/resource.ts";
+import { ReportResource, SwhResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import { SWH_KIND, SWH_PLURAL } from "../crds/schema.ts";
 import {
@@ -50,8 +50,8 @@ import type { SharedInformer } from "../kube/store.ts";
 /** A ServiceWithHealthchecks as the agent caches it: metadata and spec, validated and defaulted on use. */
 export type SwhObject = KubeObject & { spec?: unknown };
 
-/** The ServiceWithHealthchecks resource, typed loosely: the agent validates each object on use. */
-export const SwhResource = SwhTypedResource as unknown as ResourceType<SwhObject>;
+/** The ServiceWithHealthchecks resource, typed loosely here: the agent validates each object on use. */
+const LooseSwhResource = SwhResource as unknown as ResourceType<SwhObject>;
 
 /** Keeps what selecting and probing a pod reads (selectEndpoints, resolvePort): a tenth of a full pod. */
 export function compactPod(pod: IPod): IPod {
@@ -151,7 +151,7 @@ export class AgentCaches {
       onError: hooks.onError(resource),
       onReceive: hooks.onReceive(resource),
     });
-    this.swhs = new MetadataWatchInformer(Api.all(transport, SwhResource), {
+    this.swhs = new MetadataWatchInformer(Api.all(transport, LooseSwhResource), {
       transform: compactSwh,
       ...opts(SWH_PLURAL),
     });

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { microTime } from "../kube/time.ts";
 import type { ILease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { AGENT_LEASE_LABEL, agentFieldManager, agentLeaseName } from "../crds/conventions.ts";
 import { Api, Leases } from "../kube/mod.ts";
@@ -16,11 +17,6 @@ import type { Logger } from "../ops/log.ts";
 
 /** Defaults: kubelet's node lease (renewed every 10 s, valid for 40 s). */
 export const HEARTBEAT_DEFAULTS = { renewMs: 10_000, leaseDurationSeconds: 40 } as const;
-
-/** metav1.MicroTime: RFC 3339 with six fractional digits. */
-function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
 
 /** Renews `node`'s Lease until the signal aborts (see the module docs). */
 export async function runHeartbeat(opts: {

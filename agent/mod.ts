@@ -5,7 +5,7 @@ import { serveOps } from "../ops/server.ts";
 import { Agent } from "./agent.ts";
 import type { AgentOptions } from "./agent.ts";
 
-export { Agent, SwhResource } from "./agent.ts";
+export { Agent } from "./agent.ts";
 export type { AgentOptions, SwhObject } from "./agent.ts";
 
 /** Options of {@link startAgent}: those of {@link Agent}, with the transport optional. */

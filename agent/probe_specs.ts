@@ -25,8 +25,8 @@ export interface ConfigErrorSpec extends TcpProbeSpec {
   readonly configError: { readonly reason: string; readonly message: string };
 }
 
-/** Looks up a mirrored credentials Secret by name in the operator namespace. */
-export type SecretLookup = (name: string) => ISecret | undefined;
+/** Looks up a mirrored credentials copy by its name in the operator namespace. */
+export type MirrorLookup = (name: string) => ISecret | undefined;
 
 /** The configuration error of a spec built by {@link scheduledProbes}, if it is one. */
 export function configErrorOf(spec: ProbeSpec): { reason: string; message: string } | undefined {
@@ -100,7 +100,7 @@ export function probeName(index: number): string {
 export function scheduledProbes(
   swh: ServiceWithHealthchecks,
   pod: IPod,
-  secrets: SecretLookup,
+  mirrors: MirrorLookup,
 ): ScheduledProbe[] {
   const hc = swh.spec.healthcheck;
   return hc.probes.map((probe: Probe, index): ScheduledProbe => {
@@ -151,7 +151,7 @@ export function scheduledProbes(
         const p = probe.postgreSQL;
         const ns = swh.metadata.namespace ?? "";
         const creds = credentialsFrom(
-          secrets(mirroredSecretName(ns, p.authSecretName)),
+          mirrors(mirroredSecretName(ns, p.authSecretName)),
           `${ns}/${p.authSecretName}`,
         );
         if (!creds.ok) return { ...policy, port, spec: configError(broken, creds.reason, creds.message) };

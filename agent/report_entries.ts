@@ -1,4 +1,5 @@
 /** What one node reports about one ServiceWithHealthchecks's pods (crds/report.ts): a pure function. */
+import { metaTime as timestamp } from "../kube/time.ts";
 import type { ServiceWithHealthchecks, SwhEndpointStatus, SwhFailingProbe } from "../crds/schema.ts";
 import type { SelectedEndpoint } from "./endpoints.ts";
 
@@ -27,11 +28,6 @@ export interface EndpointVerdict {
 }
 
 const REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
-
-/** metav1 time text without milliseconds, as the apiserver stores it. */
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, "Z");
-}
 
 /**
  * Entries for the pods on `node` that are not ready or have a failing probe; pods that pass everything are

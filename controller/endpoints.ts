@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { metaTime as timestamp } from "../kube/time.ts";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import { NODE_LABEL } from "../crds/conventions.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
@@ -25,11 +26,6 @@ export interface EndpointView {
   readonly total: number;
   /** Pods left out of `entries` by the cap. */
   readonly omitted: number;
-}
-
-/** metav1 time text without milliseconds, as the apiserver stores it. */
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, "Z");
 }
 
 interface Published {

@@ -1,4 +1,5 @@
 /** An SWH's status, as a pure function of what a reconcile observed. */
+import { metaTime as timestamp } from "../kube/time.ts";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { ListMapKeys } from "../kube/ssa.ts";
 import type { ServiceWithHealthchecks, SwhCondition, SwhStatus } from "../crds/schema.ts";
@@ -41,11 +42,6 @@ export interface StatusInputs {
   podsSelected?: boolean;
   /** Clock, for lastTransitionTime. */
   now: Date;
-}
-
-/** metav1 time text without milliseconds, as the apiserver stores it (so comparisons stay stable). */
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Builds a condition, keeping the previous lastTransitionTime when the status did not change. */

@@ -1,4 +1,5 @@
 /** Kubernetes Events (core/v1) for the objects a program acts on, de-duplicated so retries cannot flood. */
+import { metaTime } from "./time.ts";
 import { Api } from "./api.ts";
 import type { KubeTransport } from "./transport.ts";
 import { Events } from "./resources.ts";
@@ -55,7 +56,7 @@ export class EventRecorder {
       for (const [k, at] of this.#recent) if (now - at >= window) this.#recent.delete(k);
     }
     const namespace = meta.namespace || "default";
-    const time = new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const time = metaTime(new Date(now));
     const task = Api.namespaced(this.#transport, Events, namespace).create({
       metadata: {
         name: `${meta.name ?? "object"}.${now.toString(16)}${

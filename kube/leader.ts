@@ -1,4 +1,5 @@
 /** Leader election on a coordination.k8s.io/v1 Lease (client-go's algorithm): one holder at a time. */
+import { microTime } from "./time.ts";
 import type { ILease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import type { Api } from "./api.ts";
 import { isApiError } from "./errors.ts";
@@ -24,9 +25,9 @@ export interface LeaderElectionOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Lease times are metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+/** Lease times are metav1.MicroTime. */
+function leaseTime(ms: number): string {
+  return microTime(new Date(ms));
 }
 
 /**
@@ -113,8 +114,8 @@ export class LeaderElector {
           spec: {
             holderIdentity: identity,
             leaseDurationSeconds: leaseSeconds,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
+            acquireTime: leaseTime(now),
+            renewTime: leaseTime(now),
             leaseTransitions: 0,
           },
         }, { signal: callSignal });
@@ -133,8 +134,8 @@ export class LeaderElector {
         spec: {
           holderIdentity: identity,
           leaseDurationSeconds: leaseSeconds,
-          acquireTime: holder === identity && spec.acquireTime ? spec.acquireTime : microTime(now),
-          renewTime: microTime(now),
+          acquireTime: holder === identity && spec.acquireTime ? spec.acquireTime : leaseTime(now),
+          renewTime: leaseTime(now),
           leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
         },
       }, { signal: callSignal });
@@ -153,7 +154,7 @@ export class LeaderElector {
     try {
       const lease = await this.#api.getOpt(this.#opts.name, { signal });
       if (!lease || lease.spec?.holderIdentity !== this.#opts.identity) return;
-      const now = microTime(Date.now());
+      const now = leaseTime(Date.now());
       await this.#api.replace({
         metadata: lease.metadata,
         spec: {

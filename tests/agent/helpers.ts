@@ -1,4 +1,5 @@
 /** Shared setup of the agent's cluster tests: CRD, a node, pods with real loopback backends, slice watchers. */
+import { metaTime } from "../../kube/time.ts";
 import { installSwhCrd } from "../support/crd.ts";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { IPod } from "kubernetes-models/v1/Pod";
@@ -17,7 +18,8 @@ import { DEFAULT_OPERATOR_NAMESPACE, NODE_LABEL, SERVICE_NAME_LABEL } from "../.
 import { ReportResource } from "../../crds/resource.ts";
 import type { SwhNodeReport } from "../../crds/report.ts";
 import { isApiError } from "../../kube/mod.ts";
-import { SwhResource } from "../../agent/mod.ts";
+import { SwhResource } from "../../crds/resource.ts";
+import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
 import type { SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
@@ -115,7 +117,7 @@ export async function createPod(ctx: TestContext, p: PodSpecInput): Promise<IPod
 
 /** Sets a pod's IPs (and Running/Ready) through the status subresource. */
 export async function setPodIps(ctx: TestContext, name: string, ips: string[]): Promise<IPod> {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = metaTime(new Date());
   return await Api.namespaced(ctx.transport, Pods, ctx.ns).patch(name, {
     type: "merge",
     body: {
@@ -143,7 +145,7 @@ export async function createSwh(
     apiVersion: "network.deckhouse.io/v1alpha1",
     kind: "ServiceWithHealthchecks",
     metadata: { name },
-    spec,
+    spec: spec as ServiceWithHealthchecks["spec"], // as a user writes it: the apiserver applies the defaults
   });
   if (opts.ownService !== false) {
     const ports = (spec.ports as { port: number; name?: string }[] | undefined ?? []).map((p, i) => ({

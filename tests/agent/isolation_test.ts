@@ -4,7 +4,8 @@
  * status interval — so what an agent receives grows with changes, not with the number of nodes.
  */
 import { ok, strictEqual } from "node:assert";
-import { startAgent, SwhResource } from "../../agent/mod.ts";
+import { startAgent } from "../../agent/mod.ts";
+import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
 import { startController } from "../../controller/mod.ts";
 import { createLogger } from "../../ops/log.ts";

@@ -9,7 +9,8 @@ import {
   mirroredSecretName,
 } from "../../crds/conventions.ts";
 import type { SwhEndpointStatus } from "../../crds/schema.ts";
-import { startAgent, SwhResource } from "../../agent/mod.ts";
+import { startAgent } from "../../agent/mod.ts";
+import { SwhResource } from "../../crds/resource.ts";
 import { Api, Namespaces, Secrets } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import { startPostgres, SUPERUSER_PASSWORD } from "../support/postgres.ts";
@@ -88,7 +89,8 @@ clusterTest(
         ok(b1.lastTransitionTime);
         // Agents never write the SWH status.
         const swh = await Api.namespaced(ctx.transport, SwhResource, ctx.ns).get("web");
-        deepStrictEqual((swh.metadata?.managedFields ?? []).filter((m) => m.subresource === "status"), []);
+        const managers = swh.metadata.managedFields as { subresource?: string }[] | undefined ?? [];
+        deepStrictEqual(managers.filter((m) => m.subresource === "status"), []);
 
         // b1 starts answering: B's report disappears (nothing left to report).
         backends.push(tcpBackend(ctx.net.v4(3), first.port));

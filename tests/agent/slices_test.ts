@@ -6,7 +6,8 @@ import {
   NODE_LABEL,
   SERVICE_NAME_LABEL,
 } from "../../crds/conventions.ts";
-import { startAgent, SwhResource } from "../../agent/mod.ts";
+import { startAgent } from "../../agent/mod.ts";
+import { SwhResource } from "../../crds/resource.ts";
 import { Api, Pods } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import { waitFor } from "../support/wait.ts";

@@ -207,6 +207,24 @@ async function migration(backend: GuideBackend): Promise<void> {
       `(ClusterIP ${ip} kept)`,
   );
   ok(summary.ok > 0);
+  deepStrictEqual(summary.failed, 0, "no request through the ClusterIP failed during the migration");
+
+  // Roll-back: deleting the SWH gives the Service back with its selector, again without a failed request.
+  const back = backend.client(["loop", url, "20000", "50"]);
+  back.catch(() => {});
+  await backend.kubectl(["-n", NS, "delete", "swh", "legacy", "--wait=false"]);
+  await waitFor(async () => {
+    const svc = JSON.parse(await backend.kubectl(["-n", NS, "get", "service", "legacy", "-o", "json"]));
+    return svc.spec.selector?.app === "legacy" && !svc.metadata.ownerReferences?.length &&
+      svc.spec.clusterIP === ip;
+  }, { what: "the Service given back with its selector and ClusterIP", timeoutMs: 60_000 });
+  const rolledBack = JSON.parse(await back) as { ok: number; failed: number; longestGapMs: number };
+  report(
+    `migration roll-back: ${rolledBack.ok} requests ok, ${rolledBack.failed} failed, longest gap ` +
+      `${rolledBack.longestGapMs} ms`,
+  );
+  ok(rolledBack.ok > 0);
+  deepStrictEqual(rolledBack.failed, 0, "no request through the ClusterIP failed during the roll-back");
 }
 
 /** `deno run -A mod.ts explain NS/NAME` against the cluster under test, as the README tells users. */
