@@ -378,7 +378,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
     const done = (async () => {
       await previous; // one queue runner at a time, even after a quick lose-and-regain
       try {
-        await synced;
+        // Stopping must not wait for caches that never sync (an apiserver that refuses a list): give up then.
+        await Promise.race([
+          synced,
+          new Promise<never>((_, reject) => stop.signal.addEventListener("abort", reject, { once: true })),
+        ]);
       } catch {
         return;
       }

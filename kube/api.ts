@@ -285,6 +285,8 @@ export class Api<T extends KubeObject> {
       signal: opts.signal ?? NEVER,
     });
     const list = res as ObjectList<T>;
+    // An empty PartialObjectMetadataList comes with `"items": null` (a nil Go slice): that is an empty list.
+    if (list && (list as { items: unknown }).items === null) list.items = [];
     if (!list || !Array.isArray(list.items)) {
       throw new KubeDecodeError("GET", this.path(), new Error("list response has no items array"));
     }

@@ -32,7 +32,7 @@ clusterTest(
       const controller = await startController({
         transport: ctx.transport,
         leaderElection: false,
-        logger: createLogger("controller", { level: "error" }),
+        logger: createLogger("controller", { level: (Deno.env.get("SWH_LOG_LEVEL") ?? "error") as "error" }),
       });
       const env = { SWH_HEARTBEAT_LEASE_SECONDS: String(LEASE_S) };
       let agent = spawnAgent(ctx.node, { env });

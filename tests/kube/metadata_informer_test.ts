@@ -193,6 +193,8 @@ Deno.test("metadata view: get, list and watch answer PartialObjectMetadata; get 
     const gadgets = Api.namespaced(transport, Gadgets, ns);
     const meta = gadgets.metadata();
     assertEquals([gadgets.metadataOnly, meta.metadataOnly], [false, true]);
+    // An empty metadata list arrives as `"items": null`: it is an empty list, not an error.
+    assertEquals((await meta.list()).items, []);
     for (let i = 0; i < 5; i++) {
       await gadgets.create({ metadata: { name: `g${i}`, labels: { i: String(i) } }, spec: { v: i } });
     }
