@@ -25,7 +25,9 @@ Deno.test("README's prerequisites name every checked tool", async () => {
   for (const p of prerequisites("/usr/lib/postgresql/15/bin")) {
     const name = p.path.split("/").pop()!;
     strictEqual(
-      section.includes(name === "postgres" ? "PostgreSQL 15" : `\`${name}\``),
+      section.includes(
+        ({ postgres: "PostgreSQL 15", go: "Go ≥" } as Record<string, string>)[name] ?? `\`${name}\``,
+      ),
       true,
       `README names ${name}`,
     );
