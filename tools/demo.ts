@@ -176,6 +176,6 @@ export async function runDemo(
 }
 
 if (import.meta.main) {
-  requirePrerequisites();
+  requirePrerequisites("lab");
   await withCluster("demo", (state, signal) => runDemo(state, signal));
 }

@@ -13,7 +13,12 @@ export interface Prerequisite {
   readonly path: string;
   /** How to get it. */
   readonly install: string;
+  /** Only the test runner needs it (the demo and benchmarks do not). */
+  readonly testsOnly?: boolean;
 }
+
+/** What a run is for: the lab alone (demo, benchmarks), or the tests, which need a few tools more. */
+export type Purpose = "lab" | "tests";
 
 /** The oldest Go that builds the pinned Kubernetes and etcd (tools/kubebin/*\/go.mod say `go 1.26.0`). */
 export const MIN_GO: readonly [number, number] = [1, 26];
@@ -23,21 +28,17 @@ export function pgBinDir(env: (name: string) => string | undefined): string {
   return env("SWH_PG_BIN") || "/usr/lib/postgresql/15/bin";
 }
 
-/** Everything the lab needs, PostgreSQL from `pgBin`. */
-export function prerequisites(pgBin: string): Prerequisite[] {
+/** Everything a run for `purpose` needs, PostgreSQL from `pgBin`. */
+export function prerequisites(pgBin: string, purpose: Purpose = "tests"): Prerequisite[] {
   const apt = (pkg: string) => `apt-get install -y ${pkg}`;
-  return [
+  const prometheus = "apt-get install -y --no-install-recommends prometheus";
+  const all: Prerequisite[] = [
     { what: "openssl", path: "openssl", install: apt("openssl") },
     { what: "iproute2 (ip)", path: "ip", install: apt("iproute2") },
     { what: "iptables (kube-proxy in the lab's nodes)", path: "iptables", install: apt("iptables") },
     { what: "nftables (kube-proxy's nftables mode)", path: "nft", install: apt("nftables") },
-    {
-      what: "go",
-      path: "go",
-      install: `install Go ≥ ${MIN_GO.join(".")} (https://go.dev/doc/install)`,
-    },
+    { what: "go", path: "go", install: `install Go ≥ ${MIN_GO.join(".")} (https://go.dev/doc/install)` },
     { what: "Node.js npm (the ./deno shim installs Deno from npm)", path: "npm", install: apt("npm") },
-    { what: "python3 (a probe test's never-answering listener)", path: "python3", install: apt("python3") },
     { what: "runuser (util-linux)", path: "runuser", install: apt("util-linux") },
     {
       what: `PostgreSQL 15 server (${pgBin}, or set SWH_PG_BIN)`,
@@ -45,16 +46,21 @@ export function prerequisites(pgBin: string): Prerequisite[] {
       install: apt("postgresql-15"),
     },
     {
-      what: "promtool and prometheus (the alerting rules' tests, the scrape test)",
-      path: "promtool",
-      install: "apt-get install -y --no-install-recommends prometheus",
+      what: "python3 (a probe test's never-answering listener)",
+      path: "python3",
+      install: apt("python3"),
+      testsOnly: true,
     },
+    { what: "promtool (the alerting rules' tests)", path: "promtool", install: prometheus, testsOnly: true },
+    { what: "prometheus (the scrape test)", path: "prometheus", install: prometheus, testsOnly: true },
     {
-      what: "prometheus",
-      path: "prometheus",
-      install: "apt-get install -y --no-install-recommends prometheus",
+      what: "curl (the demo's hints, typed by its test)",
+      path: "curl",
+      install: apt("curl"),
+      testsOnly: true,
     },
   ];
+  return all.filter((p) => purpose === "tests" || !p.testsOnly);
 }
 
 /** Whether `path` exists (absolute) or is a command on `PATH`. */
@@ -97,8 +103,8 @@ function goProblem(): string | undefined {
 }
 
 /** Throws an error listing every missing prerequisite and how to install it, or saying root is needed. */
-export function requirePrerequisites(): void {
-  const problems = prerequisites(pgBinDir((name) => Deno.env.get(name)))
+export function requirePrerequisites(purpose: Purpose): void {
+  const problems = prerequisites(pgBinDir((name) => Deno.env.get(name)), purpose)
     .filter((p) => !found(p.path))
     .map((p) => `${p.what}: ${p.install}`);
   if (found("go")) {

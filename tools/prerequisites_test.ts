@@ -37,6 +37,12 @@ Deno.test("README's prerequisites name every checked tool", async () => {
   }
 });
 
+Deno.test("the demo and benchmarks need the lab's tools, the tests a few more", () => {
+  const lab = prerequisites("/pg", "lab").map((p) => p.path);
+  const tests = prerequisites("/pg", "tests").map((p) => p.path);
+  deepStrictEqual(tests.filter((p) => !lab.includes(p)), ["python3", "promtool", "prometheus", "curl"]);
+});
+
 Deno.test("commands are found on PATH, absolute paths by existence", () => {
   strictEqual(found("sh", "/nonexistent:/bin:/usr/bin"), true);
   strictEqual(found("no-such-command-swh", "/bin:/usr/bin"), false);
