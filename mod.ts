@@ -15,11 +15,5 @@ import { denoIo, runCli } from "./cli/main.ts";
 
 export { runCli } from "./cli/main.ts";
 
-if (import.meta.main) {
-  const interrupted = new AbortController();
-  Deno.addSignalListener("SIGINT", () => {
-    if (interrupted.signal.aborted) Deno.exit(130);
-    interrupted.abort();
-  });
-  Deno.exit(await runCli(Deno.args, denoIo(interrupted.signal)));
-}
+// Ctrl-C keeps its default meaning (exit at once, also out of `--watch`): nothing here needs cleaning up.
+if (import.meta.main) Deno.exit(await runCli(Deno.args, denoIo()));

@@ -31,7 +31,7 @@ export interface CliIo {
   ) => Promise<KubeTransport & { close(): void }>;
   /** The clock of relative ages. */
   readonly now: () => number;
-  /** Stops `--watch` loops (Ctrl-C ends the process anyway). */
+  /** Stops `--watch` loops (tests; at a terminal Ctrl-C ends the process). */
   readonly signal?: AbortSignal;
 }
 

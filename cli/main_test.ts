@@ -292,6 +292,20 @@ Deno.test("convert: --probe=http is read (not ignored), kind: List is accepted, 
   ok(bad.stderr[0].includes("document 0: List item 1: expected apiVersion v1, kind Service"), bad.stderr[0]);
 });
 
+Deno.test("--watch redraws the view until stopped", async () => {
+  const stop = new AbortController();
+  const io = captureIo({ transport: fakeTransport(CLUSTER, "my-ns"), signal: stop.signal });
+  const run = runCli(["status", "postgres-write", "-w"], io);
+  while (io.stdout.length < 1) await new Promise((r) => setTimeout(r, 10));
+  stop.abort();
+  strictEqual(await run, 0);
+  ok(
+    io.stdout[0].startsWith(
+      "\x1b[2J\x1b[HEvery 2s: kubectl swh status my-ns/postgres-write\n\nServiceWithHealthchecks",
+    ),
+  );
+});
+
 Deno.test("version", async () => {
   const io = captureIo();
   strictEqual(await runCli(["version"], io), 0);

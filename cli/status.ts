@@ -8,7 +8,7 @@
  */
 import { HEALTHCHECK_DEFAULTS } from "../crds/healthcheck.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
-import { ago } from "../ops/time.ts";
+import { ago, humanDuration } from "../ops/time.ts";
 import { explain, type ExplainRow, explanationTable } from "./explain.ts";
 import { table } from "./output.ts";
 import { eventTime, type SwhSnapshot } from "./snapshot.ts";
@@ -224,7 +224,8 @@ export function renderStatus(view: StatusView, options: StatusRenderOptions = {}
     ["Name", `${view.namespace}/${view.name}`],
     [
       "Ready",
-      `${view.ready.status} ${view.ready.reason} for ${ago(view.ready.since, now).replace(/ ago$/, "")}` +
+      `${view.ready.status} ${view.ready.reason}` +
+      (view.ready.since ? ` for ${humanDuration(now - Date.parse(view.ready.since))}` : "") +
       (view.ready.message ? `: ${view.ready.message}` : ""),
     ],
     ["Endpoints", `${counts}; ${e.inSlices} of ${e.selected} selected pods in the EndpointSlices`],

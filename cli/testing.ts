@@ -63,6 +63,7 @@ export function captureIo(opts: {
   files?: Record<string, string>;
   transport?: FakeTransport;
   now?: number;
+  signal?: AbortSignal;
 } = {}): CapturedIo {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -86,5 +87,6 @@ export function captureIo(opts: {
       return Promise.resolve(opts.transport);
     },
     now: () => opts.now ?? Date.parse("2026-11-26T09:30:00Z"),
+    signal: opts.signal,
   };
 }
