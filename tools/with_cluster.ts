@@ -1,5 +1,6 @@
 /** Runs a piece of work against a throwaway local cluster that is torn down whatever happens. */
 import { clusterDir, type ClusterState, down, up } from "./cluster/mod.ts";
+import type { LabRun } from "./lab/leftovers.ts";
 import { removeNetwork } from "./lab/network.ts";
 import { acquireLabLock } from "./lab_lock.ts";
 import { TEST_CLUSTER_DIR_ENV, TEST_KUBECONFIG_ENV, TEST_KUBECTL_ENV } from "../tests/support/env.ts";
@@ -24,7 +25,7 @@ const SIGNAL_GRACE_MS = 15_000;
  * lab lock (lab_lock.ts) is held throughout: a second run refuses instead of tearing this one's network down.
  */
 export async function withCluster<T>(
-  name: string,
+  name: LabRun,
   work: (state: ClusterState, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const lock = await acquireLabLock(name, { log: (line) => console.error(line) });

@@ -57,15 +57,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The runs that make their cluster with tools/with_cluster.ts, naming it `<run>-<pid>`. */
+export const LAB_RUNS = ["test", "demo", "bench"] as const;
+/** One of {@link LAB_RUNS}. */
+export type LabRun = typeof LAB_RUNS[number];
+
 /**
- * The cluster instances a lab run made (`<what>-<pid>`, tools/with_cluster.ts) whose run is gone. Instances
- * with other names (`./deno task cluster up [--name N]`) belong to a person and are left alone.
+ * The cluster instances a lab run made (`test-<pid>`, `demo-<pid>`, `bench-<pid>`) whose run is gone.
+ * Instances with other names (`./deno task cluster up [--name N]`) belong to a person and are left alone.
  */
 export function abandonedClusters(root: string): string[] {
   const out: string[] = [];
+  const pattern = new RegExp(`^(?:${LAB_RUNS.join("|")})-(\\d+)$`);
   try {
     for (const entry of Deno.readDirSync(root)) {
-      const match = entry.isDirectory ? /^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*-(\d+)$/.exec(entry.name) : null;
+      const match = entry.isDirectory ? pattern.exec(entry.name) : null;
       if (match && !alive(Number(match[1]))) out.push(`${root}/${entry.name}`);
     }
   } catch (error) {

@@ -5,7 +5,16 @@ Deno.test("abandoned clusters: a lab run's instance whose process is gone; never
   const root = Deno.makeTempDirSync({ prefix: "swh-clusters-" });
   try {
     // PIDs above the kernel's pid_max (4194304 at most) are never alive.
-    for (const name of ["test-99999999", "demo-99999998", `test-${Deno.pid}`, "default", "my-cluster"]) {
+    for (
+      const name of [
+        "test-99999999",
+        "demo-99999998",
+        `test-${Deno.pid}`,
+        "default",
+        "my-cluster",
+        "mine-99999996",
+      ]
+    ) {
       Deno.mkdirSync(`${root}/${name}`);
     }
     Deno.writeTextFileSync(`${root}/bench-99999997`, "a file, not an instance");
