@@ -11,7 +11,7 @@ import { table } from "../cli/output.ts";
 import { readSnapshot } from "../cli/snapshot.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "../crds/conventions.ts";
 import { HttpTransport, loadKubeconfig } from "../kube/mod.ts";
-import { PG_BIN } from "../tests/support/postgres.ts";
+import { PG_BIN, type PgInstance } from "../tests/support/postgres.ts";
 import type { ClusterState } from "./cluster/mod.ts";
 import { createVm, DatabaseWorkload, GUIDE_NAMESPACE, guideSecretCommand } from "./lab/guide.ts";
 import { Lab, type LabNode } from "./lab/lab.ts";
@@ -73,12 +73,16 @@ export function whereTable(processes: readonly DemoProcess[]): string {
   );
 }
 
-/** The processes of the demo: the control plane's, then the lab's (operator first), with ops URLs. */
+/**
+ * The processes of the demo: the control plane's, then the lab's (operator first) with ops URLs, then the
+ * PostgreSQL servers (pg_ctl starts them, so the lab does not list them).
+ */
 export function demoProcesses(
   state: ClusterState,
   lab: Lab,
   operator: LabOperator,
   nodes: readonly LabNode[],
+  databases: ReadonlyMap<string, PgInstance>,
 ): DemoProcess[] {
   const ops = new Map<string, string>();
   operator.controllers.forEach((c, i) =>
@@ -93,6 +97,7 @@ export function demoProcesses(
       log: p.log,
       ...(ops.has(p.name) ? { ops: ops.get(p.name) } : {}),
     })),
+    ...[...databases].map(([pod, server]) => ({ name: `postgres-${pod}`, log: server.log })),
   ];
 }
 
@@ -140,7 +145,7 @@ export async function runDemo(
       smtpPid: lab.processes().find((p) => p.name === `smtp-${vm.pod.name}`)?.pid,
       agentOps: `http://${nodes[0].address}:${AGENT_OPS_PORT}`,
     });
-    const where = whereTable(demoProcesses(state, lab, operator, nodes));
+    const where = whereTable(demoProcesses(state, lab, operator, nodes, db.servers));
     const transport = new HttpTransport(await loadKubeconfig({ paths: [state.kubeconfig] }));
     try {
       while (!signal.aborted) {

@@ -115,7 +115,16 @@ Deno.test({
           ok(/^process_resident_memory_bytes \d+/m.test(text), name);
         }
         for (const row of rows) ok((await Deno.stat(row[2])).isFile, `log of ${row[0]}: ${row[2]}`);
-        for (const name of ["etcd", "kube-apiserver", "kube-proxy", "agent-node-a", "smtp-my-vm"]) {
+        for (
+          const name of [
+            "etcd",
+            "kube-apiserver",
+            "kube-proxy",
+            "agent-node-a",
+            "smtp-my-vm",
+            "postgres-db-1",
+          ]
+        ) {
           ok(rows.some((r) => r[0] === name), `${name} is listed`);
         }
       });

@@ -65,6 +65,8 @@ export interface PgInstance extends AsyncDisposable {
   readonly port: number;
   /** Data directory (inside `root`). */
   readonly dataDir: string;
+  /** The server's log file (pg_ctl -l). */
+  readonly log: string;
   /** Runs SQL as the superuser over the Unix socket via psql; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): Promise<string>;
   /** Creates a streaming replica of this instance (pg_basebackup -R), optionally placed elsewhere. */
@@ -237,6 +239,7 @@ async function launch(where: Launch): Promise<PgInstance> {
     host,
     port,
     dataDir,
+    log: `${root}/server.log`,
     psql: (sql, database = "postgres") =>
       run(`${PG_BIN}/psql`, [
         "-h",
@@ -337,7 +340,7 @@ async function launch(where: Launch): Promise<PgInstance> {
   };
   await chownTree(root, owner.uid, owner.gid).catch(() => {});
   try {
-    await pgctl(["start", "-w", "-t", "60", "-l", `${root}/server.log`]);
+    await pgctl(["start", "-w", "-t", "60", "-l", instance.log]);
   } catch (error) {
     const log = await Deno.readTextFile(`${root}/server.log`).catch(() => "");
     stopped = true;
