@@ -42,6 +42,10 @@ export interface LeftoverOptions {
   clustersRoot?: string;
   /** Where the PostgreSQL harness makes its directories (default the system temp dir, `/tmp`). */
   tempRoot?: string;
+  /** Also delete test address interfaces (default true). Off when a run cleans up on its own: an in-process
+   * test against a cluster of one's own (README, "Using an existing cluster") holds no lab lock and may be
+   * using one right now. */
+  testInterfaces?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -151,7 +155,7 @@ export async function removeLeftovers(options: LeftoverOptions = {}): Promise<Le
   const links = await run("ip", ["-o", "link", "show"], { allowFailure: true });
   for (const match of links.stdout.matchAll(/^\d+: ([^:@]+)[:@]/gm)) {
     const name = match[1];
-    if (!name.startsWith(TEST_ADDRESS_PREFIX)) continue;
+    if (!name.startsWith(TEST_ADDRESS_PREFIX) || options.testInterfaces === false) continue;
     await run("ip", ["link", "del", name], { allowFailure: true });
     report.interfaces.push(name);
     log(`[lab] removed test address interface ${name}`);
