@@ -46,3 +46,13 @@ Deno.test("README commands run the checked-in shim (./deno), never a `deno` that
   );
   deepStrictEqual(bare, []);
 });
+
+Deno.test("README: no inline command is broken across lines (what is copied is what runs)", async () => {
+  const lines = (await Deno.readTextFile(new URL("../README.md", import.meta.url))).split("\n");
+  let inBlock = false;
+  const broken = lines.filter((line) => {
+    if (line.startsWith("```")) inBlock = !inBlock;
+    return !inBlock && !line.startsWith("```") && (line.match(/`/g) ?? []).length % 2 === 1;
+  });
+  deepStrictEqual(broken, []);
+});
