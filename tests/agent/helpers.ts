@@ -24,6 +24,7 @@ import { createLocalAddresses } from "../support/local_addresses.ts";
 import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
 import { freePort } from "../../tools/cluster/network.ts";
+import { metav1Time } from "../../ops/time.ts";
 
 /** Field manager of test fixtures. */
 export const TEST_MANAGER = "swh-agent-tests";
@@ -114,7 +115,7 @@ export async function createPod(ctx: TestContext, p: PodSpecInput): Promise<IPod
 
 /** Sets a pod's IPs (and Running/Ready) through the status subresource. */
 export async function setPodIps(ctx: TestContext, name: string, ips: string[]): Promise<IPod> {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = metav1Time();
   return await Api.namespaced(ctx.transport, Pods, ctx.ns).patch(name, {
     type: "merge",
     body: {
