@@ -310,13 +310,14 @@ export class Agent {
 
   #onProbeResult(c: ProbeCompletion): void {
     const [swhKey] = splitSchedulerKey(c.endpoint);
-    const mode = this.#reconciler.modeOf(swhKey, c.probe);
+    const labels = this.#reconciler.probeLabels(swhKey, c.probe);
+    const mode = labels.mode;
     if (c.inconclusive) {
       // The agent, not the target, was late: nothing was learnt, nothing changes (the scheduler retries soon).
       this.metrics.probesInconclusive.inc({ mode });
       return;
     }
-    this.metrics.probes.inc({ mode, result: c.result.ok ? "success" : "failure" });
+    this.metrics.probes.inc({ ...labels, result: c.result.ok ? "success" : "failure" });
     this.metrics.probeSeconds.observe({ mode }, c.result.durationMs / 1000);
     // The scheduler reports verdict changes only, but the report explains *why* an endpoint fails, and that a
     // healthy one has started failing: a new reason must reach it too. Messages alone (durations, addresses)

@@ -3,7 +3,7 @@ import type { Counter, Gauge, Histogram, Registry } from "../ops/metrics.ts";
 
 /** Every metric the agent exposes on /metrics. */
 export interface AgentMetrics {
-  /** Probe results by mode and result (`success` | `failure`). */
+  /** Probe results by SWH (namespace, name), mode and result (`success` | `failure`). */
   readonly probes: Counter;
   /** Probe durations in seconds by mode. */
   readonly probeSeconds: Histogram;
@@ -11,7 +11,7 @@ export interface AgentMetrics {
   readonly probesInconclusive: Counter;
   /** How late the agent's event loop ran (CPU starvation, GC pauses), sampled every 250 ms. */
   readonly eventLoopLag: Histogram;
-  /** Endpoints on this node passing all probes, by SWH (`namespace/name`). */
+  /** Endpoints on this node passing all probes, by SWH namespace and name. */
   readonly endpointsHealthy: Gauge;
   /** Endpoints on this node selected by each SWH. */
   readonly endpointsTotal: Gauge;
@@ -31,8 +31,28 @@ export interface AgentMetrics {
   readonly heartbeats: Counter;
 }
 
-/** Registers the agent's metrics in `registry`. */
+/** The writes an agent makes, by resource: their counters are exposed at zero from the start. */
+const WRITES: Readonly<Record<string, readonly string[]>> = {
+  endpointslices: ["apply", "delete"],
+  servicewithhealthchecksnodereports: ["apply", "delete"],
+  leases: ["apply"],
+  events: ["create"],
+};
+
+/** Registers the agent's metrics in `registry`, every known series present at zero. */
 export function agentMetrics(registry: Registry): AgentMetrics {
+  const metrics = createMetrics(registry);
+  for (const [resource, verbs] of Object.entries(WRITES)) {
+    for (const verb of verbs) {
+      for (const failed of ["true", "false"]) metrics.apiWrites.init({ resource, verb, failed });
+    }
+  }
+  metrics.eventsDropped.init();
+  for (const result of ["renewed", "failed"]) metrics.heartbeats.init({ result });
+  return metrics;
+}
+
+function createMetrics(registry: Registry): AgentMetrics {
   return {
     probes: registry.counter("swh_agent_probes_total", "Probe results by mode and result."),
     probeSeconds: registry.histogram("swh_agent_probe_duration_seconds", "Probe durations by mode."),
@@ -47,7 +67,7 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     ),
     endpointsHealthy: registry.gauge(
       "swh_agent_endpoints_healthy",
-      "Endpoints on this node passing all probes, per ServiceWithHealthchecks.",
+      "Endpoints on this node passing all probes, by SWH namespace and name (only SWHs with endpoints here).",
     ),
     endpointsTotal: registry.gauge(
       "swh_agent_endpoints_total",

@@ -86,9 +86,11 @@ export class Reconciler {
     this.#seeds.add(schedulerKey(swhKey, epKey));
   }
 
-  /** The probe mode of probe `name` of SWH `swhKey` (metrics label). */
-  modeOf(swhKey: string, probe: string): string {
-    return this.#runtimes.get(swhKey)?.swh?.spec.healthcheck.probes[Number(probe)]?.mode ?? "unknown";
+  /** Metric labels of probe `name` of SWH `swhKey`: the SWH's namespace and name, and the probe's mode. */
+  probeLabels(swhKey: string, probe: string): { namespace: string; name: string; mode: string } {
+    const [namespace, name] = splitKey(swhKey);
+    const mode = this.#runtimes.get(swhKey)?.swh?.spec.healthcheck.probes[Number(probe)]?.mode ?? "unknown";
+    return { namespace, name, mode };
   }
 
   /** Records a verdict change from the scheduler (flap detection, logs, Events). */
@@ -144,8 +146,15 @@ export class Reconciler {
     rt.endpoints = selectEndpoints(swh, pods, this.#d.node);
     this.#schedule(key, swh, rt, pods);
     const healthy = (epKey: string) => this.#d.scheduler.health(schedulerKey(key, epKey))?.healthy ?? false;
-    this.#d.metrics.endpointsTotal.set({ swh: key }, rt.endpoints.length);
-    this.#d.metrics.endpointsHealthy.set({ swh: key }, rt.endpoints.filter((e) => healthy(e.key)).length);
+    // Bounded series: per-SWH gauges only for SWHs with endpoints on this node.
+    const labels = { namespace: ns, name };
+    if (rt.endpoints.length > 0) {
+      this.#d.metrics.endpointsTotal.set(labels, rt.endpoints.length);
+      this.#d.metrics.endpointsHealthy.set(labels, rt.endpoints.filter((e) => healthy(e.key)).length);
+      for (const mode of new Set(swh.spec.healthcheck.probes.map((p) => p.mode))) {
+        for (const result of ["success", "failure"]) this.#d.metrics.probes.init({ ...labels, mode, result });
+      }
+    } else this.#forgetSeries(ns, name);
 
     // 2. Slices first: the report (and so the status) never claims what the slices do not publish yet.
     const now = performance.now();
@@ -186,6 +195,14 @@ export class Reconciler {
     );
     const retries = [sliceRetry, reportRetry, pendingRetry].filter((r): r is number => r !== undefined);
     return retries.length ? Math.max(1, Math.min(...retries)) : undefined;
+  }
+
+  /** Drops the per-SWH series of an SWH without endpoints here (or gone). */
+  #forgetSeries(namespace: string, name: string): void {
+    const labels = { namespace, name };
+    this.#d.metrics.endpointsTotal.delete(labels);
+    this.#d.metrics.endpointsHealthy.delete(labels);
+    this.#d.metrics.probes.deleteMatching(labels);
   }
 
   /** This node's zone, from its Node's well-known label (for endpoint zones and topology hints). */
@@ -262,8 +279,7 @@ export class Reconciler {
     if (rt) {
       for (const epKey of rt.scheduled.keys()) this.#d.scheduler.remove(schedulerKey(key, epKey));
       this.#runtimes.delete(key);
-      this.#d.metrics.endpointsTotal.delete({ swh: key });
-      this.#d.metrics.endpointsHealthy.delete({ swh: key });
+      this.#forgetSeries(ns, name);
     }
     await this.#d.slices.sync(ns, name, [], { periodMs: 0, minIntervalMs: 0, flapping: () => false });
     await this.#d.reports.remove(ns, name);

@@ -94,16 +94,37 @@ export function serviceToSwh(service: Json, options: ConvertOptions = {}, docume
   return swh;
 }
 
-/** Converts every Service in a (multi-document) YAML text; other kinds are an error, named by document. */
-export function convertManifests(yamlText: string, options: ConvertOptions = {}): string {
+/**
+ * Converts every Service in a (multi-document) YAML or JSON text — also the items of a `kind: List`, as
+ * `kubectl get services -o yaml` prints several — into SWH objects, in order. Anything else is an error naming
+ * the document (and item).
+ */
+export function convertObjects(yamlText: string, options: ConvertOptions = {}): Json[] {
   const documents = parseAllDocuments(yamlText);
-  const out: string[] = [];
+  const out: Json[] = [];
   documents.forEach((doc, index) => {
     if (doc.errors.length > 0) throw new ConvertError(index, `invalid YAML: ${doc.errors[0].message}`);
-    const value = doc.toJS();
+    const value = doc.toJS() as Json | null | undefined;
     if (value === null || value === undefined) return;
-    out.push(stringify(serviceToSwh(value as Json, options, index)));
+    if (value.kind === "List" && typeof value.apiVersion === "string") {
+      const items = Array.isArray(value.items) ? value.items as Json[] : [];
+      items.forEach((item, i) => {
+        try {
+          out.push(serviceToSwh(item, options, index));
+        } catch (error) {
+          if (!(error instanceof ConvertError)) throw error;
+          throw new ConvertError(index, `List item ${i}: ${error.message.replace(/^document \d+: /, "")}`);
+        }
+      });
+      return;
+    }
+    out.push(serviceToSwh(value, options, index));
   });
   if (out.length === 0) throw new ConvertError(0, "no Service found in the input");
-  return out.join("---\n");
+  return out;
+}
+
+/** {@link convertObjects} as YAML documents separated by `---`. */
+export function convertManifests(yamlText: string, options: ConvertOptions = {}): string {
+  return convertObjects(yamlText, options).map((swh) => stringify(swh)).join("---\n");
 }

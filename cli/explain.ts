@@ -1,13 +1,16 @@
 /**
- * `mod.ts explain NAMESPACE/NAME`: for one ServiceWithHealthchecks, each selected pod with its node and
- * IP, whether it is in the EndpointSlices and why — read from the cluster's own objects (the pods, the
- * slices, the agents' node reports and the SWH status), so it shows what Kubernetes sees.
+ * `kubectl swh explain NAME`: for one ServiceWithHealthchecks, each selected pod with its node and IP, whether
+ * it is in the EndpointSlices and why — read from the cluster's own objects (the pods, the slices, the agents'
+ * node reports and the SWH status), so it shows what Kubernetes sees.
  */
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { ServiceWithHealthchecks, SwhEndpointStatus } from "../crds/schema.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
-import { DEFAULT_OPERATOR_NAMESPACE, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { HEALTHCHECK_DEFAULTS } from "../crds/healthcheck.ts";
+import { resolveServicePorts, selectorMatches } from "../agent/endpoints.ts";
+import { ago } from "../ops/time.ts";
+import { table } from "./output.ts";
 
 /** One line of the explanation. */
 export interface ExplainRow {
@@ -18,6 +21,10 @@ export interface ExplainRow {
   inSlices: boolean;
   /** Why it is in or out, in words. */
   why: string;
+  /** When it last went in or out (RFC 3339), when an agent said so. */
+  since?: string;
+  /** The SWH's ports resolved for this pod (`5432/TCP`), as the agent publishes them. */
+  ports: string[];
 }
 
 /** The explanation of one SWH. */
@@ -26,21 +33,16 @@ export interface Explanation {
   rows: ExplainRow[];
 }
 
-function matchesSelector(pod: IPod, selector: Record<string, string> | undefined): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  const labels = pod.metadata?.labels ?? {};
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-function since(time: string | undefined): string {
-  return time ? ` since ${time.replace(/\.\d+Z$/, "Z")}` : "";
-}
-
-function failingText(swh: ServiceWithHealthchecks, entry: SwhEndpointStatus): string[] {
+/**
+ * Each failing probe of an endpoint in words. On an endpoint still in the slices the count says how close it is
+ * to being withdrawn: `probe 0 (TCP) failing 1/3: ConnectionRefused: …`.
+ */
+export function failingText(swh: ServiceWithHealthchecks, entry: SwhEndpointStatus): string[] {
   return (entry.failingProbes ?? []).map((f) => {
-    const threshold = swh.spec.healthcheck?.probes?.[f.index]?.failureThreshold;
-    const count = entry.ready && f.consecutiveFailures !== undefined && threshold
-      ? ` failing ${f.consecutiveFailures}/${threshold}`
+    const threshold = swh.spec.healthcheck?.probes?.[f.index]?.failureThreshold ??
+      HEALTHCHECK_DEFAULTS.failureThreshold;
+    const count = entry.ready && f.consecutiveFailures !== undefined
+      ? ` failing ${f.consecutiveFailures}/${threshold}:`
       : "";
     return `probe ${f.index} (${f.mode})${count} ${f.reason}${f.message ? `: ${f.message}` : ""}`;
   });
@@ -60,14 +62,10 @@ function reasonFor(
       ? "all probes pass"
       : "not published, and no report from the agent of its node (not probed yet, or is no agent running there?)";
   }
-  if (entry.terminating) return `terminating${since(entry.lastTransitionTime)}`;
+  if (entry.terminating) return "terminating";
   const failing = failingText(swh, entry);
-  if (entry.ready) {
-    return `all probes pass${since(entry.lastTransitionTime)}${
-      failing.length ? `; ${failing.join("; ")}` : ""
-    }`;
-  }
-  return `${failing.join("; ") || "probes have not passed yet"}${since(entry.lastTransitionTime)}`;
+  if (entry.ready) return failing.length ? failing.join("; ") : "all probes pass";
+  return failing.join("; ") || "probes have not passed yet";
 }
 
 /**
@@ -92,17 +90,20 @@ export function explain(
     for (const e of report.endpoints) entries.set(e.pod, { ...e, node: e.node ?? report.node });
   }
   const rows = pods
-    .filter((pod) => matchesSelector(pod, swh.spec.selector as Record<string, string> | undefined))
+    .filter((pod) => selectorMatches(swh.spec.selector, pod))
     .map((pod) => {
       const name = pod.metadata?.name ?? "?";
       const inSlices = published.has(name);
-      return {
+      const entry = entries.get(name);
+      const row: ExplainRow = {
         pod: name,
         node: pod.spec?.nodeName ?? "-",
         ip: (pod.status?.podIPs ?? []).map((p) => p.ip).join(",") || pod.status?.podIP || "-",
         inSlices,
-        why: reasonFor(swh, pod, entries.get(name), inSlices),
+        why: reasonFor(swh, pod, entry, inSlices),
+        ports: resolveServicePorts(swh, pod).map((p) => `${p.port}/${p.protocol}`),
       };
+      return entry?.lastTransitionTime ? { ...row, since: entry.lastTransitionTime } : row;
     })
     .sort((a, b) => a.pod.localeCompare(b.pod));
   const ready = swh.status?.conditions?.find((c) => c.type === "Ready");
@@ -113,50 +114,31 @@ export function explain(
   return { title, rows };
 }
 
-/** Renders an explanation as an aligned text table. */
-export function renderExplanation(explanation: Explanation): string {
-  const header = ["POD", "NODE", "IP", "IN", "WHY"];
-  const lines = explanation.rows.map((r) => [r.pod, r.node, r.ip, r.inSlices ? "yes" : "no", r.why]);
-  const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const format = (cols: string[]) => cols.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c)).join("  ");
-  const body = lines.length > 0 ? lines.map(format).join("\n") : "(no pod matches the selector)";
-  return `${explanation.title}\n${format(header)}\n${body}`;
+/** Options of {@link explanationTable}. */
+export interface RenderOptions {
+  /** The moment ages are relative to (default now). */
+  readonly now?: number;
+  /** `-o wide`: the pod's resolved ports too. */
+  readonly wide?: boolean;
 }
 
-/** `explain NAMESPACE/NAME [--watch]`: fetches the objects with the kube client and prints the table. */
-export async function explainCommand(args: string[]): Promise<number> {
-  const target = args.find((a) => !a.startsWith("--"));
-  const [namespace, name] = target?.includes("/") ? target.split("/", 2) : [undefined, undefined];
-  if (!namespace || !name) throw new Error("usage: explain NAMESPACE/NAME [--watch]");
-  const { connect, Api, Pods, EndpointSlices } = await import("../kube/mod.ts");
-  const { ReportResource, SwhResource } = await import("../crds/resource.ts");
-  const operatorNamespace = Deno.env.get("SWH_NAMESPACE") || DEFAULT_OPERATOR_NAMESPACE;
-  const transport = await connect();
-  try {
-    const render = async () => {
-      const swh = await Api.namespaced(transport, SwhResource, namespace).get(name);
-      const pods = (await Api.namespaced(transport, Pods, namespace).list()).items;
-      const slices = (await Api.namespaced(transport, EndpointSlices, namespace).list({
-        labelSelector: `${SERVICE_NAME_LABEL}=${name}`,
-      })).items;
-      // Reports need read access to the operator namespace; without it the status alone explains.
-      const reports =
-        (await Api.namespaced(transport, ReportResource, operatorNamespace).list().catch(() => ({
-          items: [] as SwhNodeReport[],
-        }))).items.filter((r) => r.swh.namespace === namespace && r.swh.name === name);
-      return renderExplanation(explain(swh, pods, slices, reports));
-    };
-    if (!args.includes("--watch")) {
-      console.log(await render());
-      return 0;
-    }
-    // A person watches this screen: a redraw per second is what they can read, and costs three reads.
-    while (true) {
-      const text = await render().catch((e) => `error: ${e instanceof Error ? e.message : e}`);
-      console.log(`\x1b[2J\x1b[H${new Date().toISOString()}\n${text}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  } finally {
-    transport.close();
-  }
+/** The pods of an explanation as a table: POD NODE IP IN SINCE [PORTS] WHY. */
+export function explanationTable(rows: readonly ExplainRow[], options: RenderOptions = {}): string {
+  const now = options.now ?? Date.now();
+  const header = ["POD", "NODE", "IP", "IN", "SINCE", ...(options.wide ? ["PORTS"] : []), "WHY"];
+  const lines = rows.map((r) => [
+    r.pod,
+    r.node,
+    r.ip,
+    r.inSlices ? "yes" : "no",
+    ago(r.since, now),
+    ...(options.wide ? [r.ports.join(",") || "-"] : []),
+    r.why,
+  ]);
+  return table(header, lines, "(no pod matches the selector)");
+}
+
+/** Renders an explanation: its title line, then the table. */
+export function renderExplanation(explanation: Explanation, options: RenderOptions = {}): string {
+  return `${explanation.title}\n${explanationTable(explanation.rows, options)}`;
 }

@@ -64,13 +64,17 @@ Deno.test("explain says for each selected pod whether it is published and why", 
     "db-2",
     false,
   ]]);
-  deepStrictEqual(result.rows[0].why, "all probes pass since 2026-11-26T08:00:01Z");
+  deepStrictEqual([result.rows[0].why, result.rows[0].since], [
+    "all probes pass",
+    "2026-11-26T08:00:01.123Z",
+  ]);
   deepStrictEqual(result.rows[1].why, "probe 0 (PostgreSQL) QueryFalse: first column is false");
   deepStrictEqual(result.rows[2].why, "pod has no IP yet");
   ok(result.title.startsWith("my-ns/postgres-write: 1/3 pods in the slices; Ready=True (EndpointsReady)"));
-  const text = renderExplanation(result);
+  const text = renderExplanation(result, { now: Date.parse("2026-11-26T08:00:13Z") });
   ok(text.split("\n")[1].startsWith("POD "), text);
-  ok(text.includes("db-1  node-a  10.244.1.2  no "), text);
+  ok(text.includes("db-0  node-a  10.244.1.1  yes  11s ago  all probes pass"), text);
+  ok(text.includes("db-1  node-a  10.244.1.2  no   -        probe 0 (PostgreSQL) QueryFalse"), text);
 });
 
 Deno.test("explain prefers the agent's report: a pod that passes but has started failing says so", () => {
@@ -96,6 +100,6 @@ Deno.test("explain prefers the agent's report: a pod that passes but has started
   }]);
   deepStrictEqual(
     result.rows[0].why,
-    "all probes pass since 2026-11-26T08:00:01Z; probe 0 (PostgreSQL) failing 1/3 Timeout",
+    "probe 0 (PostgreSQL) failing 1/3: Timeout",
   );
 });

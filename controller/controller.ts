@@ -1,6 +1,5 @@
 /** Wires the controller: informers → work queue → reconcilers, leader election, ops server, shutdown. */
 import type { IService } from "kubernetes-models/v1/Service";
-import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
 import type { KubeTransport, PartialObjectMetadata } from "../kube/mod.ts";
@@ -426,7 +425,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
     electorRun = elector.run(electorStop.signal);
   }
 
-  const depthTimer = setInterval(() => metrics.queueDepth.set({}, queue.depth), 1000);
+  // A standby replica has no queue to report: the gauge exists only while this replica leads.
+  const depthTimer = setInterval(() => {
+    if (isLeader) metrics.queueDepth.set({}, queue.depth);
+    else metrics.queueDepth.delete({});
+  }, 1000);
   const resyncMs = options.resyncMs ?? 600_000;
   const resyncTimer = resyncMs > 0 ? setInterval(() => isLeader && enqueueAll(), resyncMs) : undefined;
 

@@ -25,8 +25,33 @@ export interface ControllerMetrics {
   watchErrors: Counter;
 }
 
-/** Creates the registry and the controller's metrics. */
+/** The writes the controller makes, by resource: their counters are exposed at zero from the start. */
+const WRITES: Readonly<Record<string, readonly string[]>> = {
+  services: ["create", "apply", "patch"],
+  "servicewithhealthchecks": ["apply", "patch"],
+  "servicewithhealthchecks/status": ["apply"],
+  secrets: ["apply", "delete"],
+  endpointslices: ["apply", "delete"],
+  servicewithhealthchecksnodereports: ["delete"],
+  events: ["create"],
+  leases: ["create", "update"],
+};
+
+/** Creates the registry and the controller's metrics, every known series present at zero. */
 export function controllerMetrics(): ControllerMetrics {
+  const metrics = createMetrics();
+  for (const [resource, verbs] of Object.entries(WRITES)) {
+    for (const verb of verbs) {
+      metrics.apiWrites.init({ resource, verb });
+      metrics.apiWriteFailures.init({ resource, verb });
+    }
+  }
+  for (const kind of ["swh", "credentials", "node"]) metrics.errors.init({ kind });
+  metrics.staleEndpointsWithdrawn.init();
+  return metrics;
+}
+
+function createMetrics(): ControllerMetrics {
   const registry = new Registry();
   return {
     registry,

@@ -22,12 +22,35 @@ interface Metric {
 /** A monotonically increasing count. */
 export class Counter implements Metric {
   readonly #values = new Map<string, number>();
+  readonly #labels = new Map<string, Labels>();
   /** @param name metric name; @param help one-line description. */
   constructor(readonly name: string, readonly help: string) {}
   /** Adds `by` (default 1) to the series with `labels`. */
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    this.#labels.set(key, labels);
+  }
+  /** Removes every series whose labels include `subset` (the object they count went away: bounded series). */
+  deleteMatching(subset: Labels): void {
+    for (const [key, labels] of this.#labels) {
+      if (Object.entries(subset).every(([k, v]) => labels[k] === v)) {
+        this.#values.delete(key);
+        this.#labels.delete(key);
+      }
+    }
+  }
+  /**
+   * Creates the series with `labels` at 0 unless it exists, so it is exposed before the first increment: a
+   * `rate()` or an alert over it then sees the 0 → 1 step instead of a series that appears from nowhere.
+   */
+  init(labels: Labels = {}): this {
+    const key = labelKey(labels);
+    if (!this.#values.has(key)) {
+      this.#values.set(key, 0);
+      this.#labels.set(key, labels);
+    }
+    return this;
   }
   /** Current value of one series (0 when never incremented). */
   get(labels: Labels = {}): number {
@@ -79,14 +102,14 @@ export class Histogram implements Metric {
     readonly help: string,
     readonly buckets: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   ) {}
+  /** Creates the series with `labels` with empty buckets unless it exists (see {@link Counter.init}). */
+  init(labels: Labels = {}): this {
+    this.#entry(labelKey(labels));
+    return this;
+  }
   /** Records one observation into the series with `labels`. */
   observe(labels: Labels, value: number): void {
-    const key = labelKey(labels);
-    let entry = this.#series.get(key);
-    if (!entry) {
-      entry = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, entry);
-    }
+    const entry = this.#entry(labelKey(labels));
     this.buckets.forEach((bound, i) => {
       if (value <= bound) entry.counts[i]++;
     });
@@ -106,6 +129,14 @@ export class Histogram implements Metric {
       lines.push(series(`${this.name}_count`, key, entry.count));
     }
     return lines;
+  }
+  #entry(key: string): { counts: number[]; sum: number; count: number } {
+    let entry = this.#series.get(key);
+    if (!entry) {
+      entry = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, entry);
+    }
+    return entry;
   }
 }
 

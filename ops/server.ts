@@ -1,6 +1,10 @@
-/** The operational HTTP endpoints of both programs: `/healthz`, `/readyz` and Prometheus `/metrics` (hono). */
+/**
+ * The operational HTTP endpoints of both programs: `/healthz`, `/readyz` and Prometheus `/metrics` (hono), the
+ * latter with the process and build-info metrics of ops/process_metrics.ts after the program's own.
+ */
 import { Hono } from "hono";
 import type { Registry } from "./metrics.ts";
+import { processMetrics } from "./process_metrics.ts";
 
 /** A named readiness check; returns undefined when ready, or the reason it is not. */
 export type ReadinessCheck = () => string | undefined;
@@ -12,6 +16,11 @@ export interface OpsOptions {
   live?: () => boolean;
   /** Readiness checks by name (e.g. `caches-synced`). */
   readiness?: Record<string, ReadinessCheck>;
+  /**
+   * Serve `process_*` and `swh_build_info` after the registry's metrics (default true): every program gets them
+   * without registering them itself.
+   */
+  processMetrics?: boolean;
 }
 
 /** Builds the hono app; testable in-process with `app.request(...)`. */
@@ -28,7 +37,11 @@ export function opsApp(options: OpsOptions): Hono {
   app.get(
     "/metrics",
     (c) =>
-      c.body(options.registry.expose(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+      c.body(
+        options.registry.expose() + (options.processMetrics === false ? "" : processMetrics()),
+        200,
+        { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      ),
   );
   return app;
 }

@@ -18,7 +18,7 @@ function benchScripts(names: string[]): string[] {
 }
 
 async function main(names: string[]): Promise<number> {
-  requirePrerequisites();
+  requirePrerequisites("lab");
   const scripts = benchScripts(names);
   return await withCluster("bench", async (state) => {
     let failed = 0;

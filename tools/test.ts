@@ -6,7 +6,7 @@ import { requirePrerequisites } from "./prerequisites.ts";
 import { clusterEnv, withCluster } from "./with_cluster.ts";
 
 async function main(args: string[]): Promise<number> {
-  requirePrerequisites();
+  requirePrerequisites("tests");
   const paths = args.length > 0 ? args : ["."];
   return await withCluster("test", async (state) => {
     const started = performance.now();

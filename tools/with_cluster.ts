@@ -1,5 +1,6 @@
 /** Runs a piece of work against a throwaway local cluster that is torn down whatever happens. */
 import { clusterDir, type ClusterState, down, up } from "./cluster/mod.ts";
+import { type LabRun, removeLeftovers } from "./lab/leftovers.ts";
 import { removeNetwork } from "./lab/network.ts";
 import { acquireLabLock } from "./lab_lock.ts";
 import { TEST_CLUSTER_DIR_ENV, TEST_KUBECONFIG_ENV, TEST_KUBECTL_ENV } from "../tests/support/env.ts";
@@ -22,12 +23,19 @@ const SIGNAL_GRACE_MS = 15_000;
  * the first signal aborts `work`'s signal so it can clean up; if it has not returned within a grace period (or
  * on a second signal) everything is torn down and the process exits 128 + the signal number. The machine's
  * lab lock (lab_lock.ts) is held throughout: a second run refuses instead of tearing this one's network down.
+ * Once it holds the lock, it first removes what an earlier run that was killed outright left behind
+ * (lab/leftovers.ts, the same as `./deno task lab down`).
  */
 export async function withCluster<T>(
-  name: string,
+  name: LabRun,
   work: (state: ClusterState, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const lock = await acquireLabLock(name, { log: (line) => console.error(line) });
+  // Holding the lock, nothing else of the lab runs: whatever a killed run left (etcd, agents, namespaces…) goes.
+  await removeLeftovers({
+    testInterfaces: false,
+    log: (line) => console.error(`${line} (left by a killed run)`),
+  });
   const instance = `${name}-${Deno.pid}`;
   const dir = clusterDir(instance);
   const abort = new AbortController();

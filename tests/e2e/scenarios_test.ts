@@ -160,7 +160,7 @@ async function virtualMachine(backend: GuideBackend): Promise<void> {
     }, { what: `an EndpointUnhealthy Event on ${downName}`, timeoutMs: 15_000 });
     ok(events.includes("withdrawn"), events);
     const explained = await explain(`${NS}/${downName}`);
-    ok(/my-vm\s.*\sno\s+probe 0 \((TCP|HTTP)\)/.test(explained), explained);
+    ok(/my-vm\s.*\sno\s.*probe 0 \((TCP|HTTP)\)/.test(explained), explained);
     await vm.start(down);
     const back = await waitForEndpoints(backend, NS, downName, [vm.address], (PERIOD_S * 2 + 5) * 1000);
     report(`vm: ${downName} took the endpoint back ${back.toFixed(1)} s after ${down} restarted`);

@@ -11,9 +11,11 @@
 
 import { createCa, signedCert } from "../../tools/cluster/pki.ts";
 import { freePort } from "../../tools/cluster/network.ts";
+import { closingFds } from "../../tools/cluster/process.ts";
+import { pgBinDir } from "../../tools/prerequisites.ts";
 
 /** Where the PostgreSQL binaries live; override with SWH_PG_BIN. */
-export const PG_BIN: string = Deno.env.get("SWH_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+export const PG_BIN: string = pgBinDir((name) => Deno.env.get(name));
 /** Password of the `postgres` superuser in every harness instance. */
 export const SUPERUSER_PASSWORD = "superpass";
 
@@ -63,6 +65,8 @@ export interface PgInstance extends AsyncDisposable {
   readonly port: number;
   /** Data directory (inside `root`). */
   readonly dataDir: string;
+  /** The server's log file (pg_ctl -l). */
+  readonly log: string;
   /** Runs SQL as the superuser over the Unix socket via psql; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): Promise<string>;
   /** Creates a streaming replica of this instance (pg_basebackup -R), optionally placed elsewhere. */
@@ -102,10 +106,12 @@ async function run(
 ): Promise<string> {
   // `ip netns exec` needs root, so inside a namespace the switch to the postgres user happens after it.
   const inNamespace = opts.netns !== undefined && opts.uid !== undefined;
-  const out = await new Deno.Command(inNamespace ? "ip" : cmd, {
-    args: inNamespace
-      ? ["netns", "exec", opts.netns!, "runuser", "-u", "postgres", "--", cmd, ...args]
-      : args,
+  // pg_ctl leaves the server running: it must not keep descriptors this process inherited (see closingFds).
+  const command = inNamespace
+    ? ["ip", "netns", "exec", opts.netns!, "runuser", "-u", "postgres", "--", cmd, ...args]
+    : [cmd, ...args];
+  const out = await new Deno.Command("bash", {
+    args: ["-c", closingFds('exec "$@"'), "bash", ...command],
     uid: inNamespace ? undefined : opts.uid,
     gid: inNamespace ? undefined : opts.gid,
     env: opts.env,
@@ -233,6 +239,7 @@ async function launch(where: Launch): Promise<PgInstance> {
     host,
     port,
     dataDir,
+    log: `${root}/server.log`,
     psql: (sql, database = "postgres") =>
       run(`${PG_BIN}/psql`, [
         "-h",
@@ -333,7 +340,7 @@ async function launch(where: Launch): Promise<PgInstance> {
   };
   await chownTree(root, owner.uid, owner.gid).catch(() => {});
   try {
-    await pgctl(["start", "-w", "-t", "60", "-l", `${root}/server.log`]);
+    await pgctl(["start", "-w", "-t", "60", "-l", instance.log]);
   } catch (error) {
     const log = await Deno.readTextFile(`${root}/server.log`).catch(() => "");
     stopped = true;

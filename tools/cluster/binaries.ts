@@ -46,7 +46,12 @@ async function ensureBundle(bundle: BinaryBundle, log: (line: string) => void): 
     for (const [name, pkg] of Object.entries(bundle.commands)) {
       await run("go", ["build", "-trimpath", "-ldflags=-s -w", "-o", `${tmp}/${name}`, pkg], {
         cwd: bundle.moduleDir,
-        env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
+        // GOTOOLCHAIN from the environment lets an older Go fetch the wanted one (module proxy); else the local.
+        env: {
+          CGO_ENABLED: "0",
+          GOTOOLCHAIN: Deno.env.get("GOTOOLCHAIN") || "local",
+          GOFLAGS: "-mod=readonly",
+        },
       });
     }
     await Deno.writeTextFile(`${tmp}/${STAMP}`, `${bundle.version}\n`);

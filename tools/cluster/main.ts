@@ -2,10 +2,10 @@
 import { clusterDir, ClusterStepError, down, isHealthy, readState, restartApiserver, up } from "./mod.ts";
 import { ensureBinaries } from "./binaries.ts";
 
-const USAGE = `usage: deno task cluster <command> [--name NAME]
+const USAGE = `usage: ./deno task cluster <command> [--name NAME]
   up                 build the binaries if needed, start etcd, kube-apiserver, kube-controller-manager
   down               stop everything the instance started and remove its files and interface
-  env                print shell exports for the instance (eval "$(deno task cluster env)")
+  env                print shell exports for the instance (eval "$(./deno task cluster env)")
   status             say whether the instance is up and healthy
   restart-apiserver  stop and start kube-apiserver (tests use this for watch resumption)
   build              only build and cache the binaries
@@ -37,7 +37,7 @@ async function main(args: string[]): Promise<number> {
     case "env": {
       const state = readState(dir);
       if (!state) {
-        console.error(`cluster "${name}" is not up: run \`deno task cluster up\``);
+        console.error(`cluster "${name}" is not up: run \`./deno task cluster up\``);
         return 1;
       }
       console.log(`export KUBECONFIG=${state.kubeconfig}`);

@@ -19,9 +19,24 @@ export interface StartOptions {
 }
 
 /**
+ * The shell step between us and a detached program: closes every descriptor above stderr, then execs the
+ * program with its output appended to `$SWH_LOG`. Deno opens its own files close-on-exec, but descriptors it
+ * inherited (a CI runner's pipe, a lock a wrapper script holds, a terminal) are passed on to children as they
+ * are, and a long-lived etcd or kube-proxy holding them keeps a pipe from ending or a lock from being
+ * released long after this run. bash, because it closes descriptors above 9 (dash cannot).
+ */
+export const CLOSE_FDS_AND_EXEC = closingFds('exec "$@" >>"$SWH_LOG" 2>&1');
+
+/** A bash script that closes every descriptor above stderr, then runs `script` (see {@link CLOSE_FDS_AND_EXEC}). */
+export function closingFds(script: string): string {
+  return `for fd in /proc/$$/fd/*; do n=\${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done; ${script}`;
+}
+
+/**
  * Starts `binary args…` in its own session (so it outlives the CLI that started it and ignores the
- * terminal's Ctrl-C), with stdout and stderr appended to `log`. `binary` must be an absolute path: it is
- * how {@link isRunning} recognises the process later.
+ * terminal's Ctrl-C), with stdout and stderr appended to `log` and no other descriptor of ours
+ * ({@link CLOSE_FDS_AND_EXEC}). `binary` must be an absolute path: it is how {@link isRunning} recognises
+ * the process later.
  */
 export function startDetached(
   name: string,
@@ -30,8 +45,8 @@ export function startDetached(
   log: string,
   options: StartOptions = {},
 ): ManagedProcess {
-  const child = new Deno.Command("sh", {
-    args: ["-c", 'exec "$@" >>"$SWH_LOG" 2>&1', "sh", ...(options.prefix ?? []), binary, ...args],
+  const child = new Deno.Command("bash", {
+    args: ["-c", CLOSE_FDS_AND_EXEC, "bash", ...(options.prefix ?? []), binary, ...args],
     env: { ...options.env, SWH_LOG: log },
     stdin: "null",
     stdout: "null",

@@ -8,6 +8,7 @@ import { isRunning, type ManagedProcess, startDetached, stopProcess, waitUntil }
 import { run } from "../cluster/exec.ts";
 import { LAB_CIDR, LAB_GATEWAY, nodeAddress, podAddress } from "./addresses.ts";
 import { kubectl } from "./kubectl.ts";
+import { LAB_PROCESSES_FILE } from "./leftovers.ts";
 import { createBridge, createHost, removeNetwork } from "./network.ts";
 
 /** A lab node: a Node object, its namespace and its kube-proxy. */
@@ -248,6 +249,10 @@ export class Lab {
       env,
     });
     this.#processes.push(proc);
+    // On disk too: if this run is killed before destroy(), `./deno task lab down` finds and stops it.
+    Deno.writeTextFileSync(`${this.dir}/${LAB_PROCESSES_FILE}`, JSON.stringify(proc) + "\n", {
+      append: true,
+    });
     return proc;
   }
 
@@ -266,7 +271,6 @@ export class Lab {
     return (await run("ip", ["netns", "exec", netns, command, ...args], { env })).stdout;
   }
 
-  /** Stops every process the lab started, then removes every lab namespace and the bridge. */
   /**
    * Stops every process the lab started, removes its Pod objects (with grace period 0: without a kubelet
    * nothing else would ever finish a graceful deletion) and Node objects, then every lab namespace and
