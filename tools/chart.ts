@@ -1,8 +1,9 @@
 /**
- * The Helm chart (deploy/chart/) next to the kustomize base (deploy/): where it lives, and its CRD file, which
- * is deploy/crd.yaml plus the part-of label that deploy/kustomization.yaml adds to every object (Helm installs
- * `crds/` verbatim, without templating). `deno task crds` runs this after crds/generate.ts; `--check` only
- * reports staleness. tests/deploy/chart_test.ts compares every rendered object with kustomize's.
+ * The Helm chart (deploy/chart/) next to the kustomize base (deploy/): where it lives, and the files it copies
+ * from there: its CRD file, deploy/crd.yaml plus the part-of label that deploy/kustomization.yaml adds to every
+ * object (Helm installs `crds/` verbatim, without templating), and the alerting rules of
+ * deploy/components/monitoring. `deno task crds` runs this after crds/generate.ts; `--check` only reports
+ * staleness. tests/deploy/chart_test.ts compares every rendered object with kustomize's.
  *
  * @module
  */
@@ -39,21 +40,55 @@ export function chartCrdYaml(text: string): string {
     out.join("\n");
 }
 
-/** Rewrites the chart's CRD file from deploy/crd.yaml (or, with `check`, only says whether it is current). */
-export async function syncChartCrds(check: boolean): Promise<"current" | "written" | "stale"> {
-  const wanted = chartCrdYaml(await Deno.readTextFile(`${ROOT}deploy/crd.yaml`));
-  const current = await Deno.readTextFile(`${ROOT}${CHART_CRD_FILE}`).catch(() => undefined);
-  if (current === wanted) return "current";
-  if (check) return "stale";
-  await Deno.writeTextFile(`${ROOT}${CHART_CRD_FILE}`, wanted);
-  return "written";
+/** The chart's copy of the alerting rules, repository-relative (`templates/monitoring.yaml` includes it). */
+export const CHART_RULES_FILE = "deploy/chart/files/prometheusrule-spec.yaml";
+
+/** Source of the alerting rules: the monitoring component of the kustomize base. */
+const RULES_SOURCE = "deploy/components/monitoring/prometheusrule.yaml";
+
+/**
+ * The `spec` of the component's PrometheusRule, dedented, for `.Files.Get`: Helm does not template included
+ * files, so the rules' own `{{ $labels.x }}` reach Prometheus untouched.
+ */
+export function chartRulesYaml(text: string): string {
+  const lines = text.split("\n");
+  const spec = lines.indexOf("spec:");
+  if (spec < 0) throw new Error(`${RULES_SOURCE}: no top-level spec`);
+  const body = lines.slice(spec + 1).map((line) => {
+    if (line !== "" && !line.startsWith("  ")) throw new Error(`${RULES_SOURCE}: spec must be the last key`);
+    return line.slice(2);
+  });
+  return `# The spec of ${RULES_SOURCE}. Written by tools/chart.ts (\`deno task crds\`): do not edit.\n` +
+    body.join("\n");
+}
+
+/** Generated chart files: repository-relative path → its text from the sources. */
+const OUTPUTS: Readonly<Record<string, () => Promise<string>>> = {
+  [CHART_CRD_FILE]: async () => chartCrdYaml(await Deno.readTextFile(`${ROOT}deploy/crd.yaml`)),
+  [CHART_RULES_FILE]: async () => chartRulesYaml(await Deno.readTextFile(`${ROOT}${RULES_SOURCE}`)),
+};
+
+/** Rewrites the chart's generated files (or, with `check`, only says whether they are current). */
+export async function syncChart(check: boolean): Promise<"current" | "written" | "stale"> {
+  let result: "current" | "written" | "stale" = "current";
+  for (const [file, render] of Object.entries(OUTPUTS)) {
+    const wanted = await render();
+    const current = await Deno.readTextFile(`${ROOT}${file}`).catch(() => undefined);
+    if (current === wanted) continue;
+    if (check) return "stale";
+    await Deno.mkdir(`${ROOT}${file.slice(0, file.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${ROOT}${file}`, wanted);
+    result = "written";
+  }
+  return result;
 }
 
 if (import.meta.main) {
-  const result = await syncChartCrds(Deno.args.includes("--check"));
+  const files = Object.keys(OUTPUTS).join(", ");
+  const result = await syncChart(Deno.args.includes("--check"));
   if (result === "stale") {
-    console.error(`${CHART_CRD_FILE} is stale: run \`deno task crds\``);
+    console.error(`${files}: stale, run \`deno task crds\``);
     Deno.exit(1);
   }
-  console.log(result === "written" ? `wrote ${CHART_CRD_FILE}` : `${CHART_CRD_FILE} is up to date`);
+  console.log(result === "written" ? `wrote ${files}` : `${files}: up to date`);
 }

@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { parseAllDocuments } from "yaml";
 import { VERSION } from "../../ops/version.ts";
-import { CHART_DIR, syncChartCrds } from "../../tools/chart.ts";
+import { CHART_DIR, syncChart } from "../../tools/chart.ts";
 import { HELM_MAJORS } from "../../tools/helm.ts";
 import { helm, helmOk } from "../support/helm.ts";
 import { kubectlOk } from "../support/kubectl.ts";
@@ -58,6 +58,22 @@ async function kustomize(): Promise<Obj[]> {
   return parse(await kubectlOk(["kustomize", DEPLOY]));
 }
 
+/** deploy/ with the monitoring component, built as users build it: from an overlay beside deploy/. */
+async function kustomizeWithMonitoring(): Promise<Obj[]> {
+  // kustomize refuses an overlay inside the base's folder (a cycle), so it goes next to deploy/.
+  const overlay = await Deno.makeTempDir({ dir: `${DEPLOY}..`, prefix: ".overlay-" });
+  try {
+    await Deno.writeTextFile(
+      `${overlay}/kustomization.yaml`,
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../deploy]\n" +
+        "components: [../deploy/components/monitoring]\n",
+    );
+    return parse(await kubectlOk(["kustomize", overlay]));
+  } finally {
+    await Deno.remove(overlay, { recursive: true });
+  }
+}
+
 for (const major of HELM_MAJORS) {
   Deno.test(`helm ${major}: with default values the chart renders exactly the objects of deploy/ (kustomize)`, async () => {
     const base = byKey(await kustomize(), false);
@@ -82,6 +98,23 @@ for (const major of HELM_MAJORS) {
     );
     deepStrictEqual([...withNamespace.keys()].sort(), [...base.keys()].sort());
     for (const [k, o] of withNamespace) deepStrictEqual(o, base.get(k), k);
+  });
+
+  Deno.test(`helm ${major}: monitoring.enabled renders exactly deploy/ with deploy/components/monitoring`, async () => {
+    const base = byKey(await kustomizeWithMonitoring(), false);
+    const chart = byKey(
+      await template(major, ["-n", "swh-system", "--set", "monitoring.enabled=true"]),
+      true,
+    );
+    const monitoring = [...chart.keys()].filter((k) =>
+      /^(ServiceMonitor|PodMonitor|PrometheusRule)\//.test(k)
+    );
+    deepStrictEqual(monitoring.length, 3, [...chart.keys()].join(", "));
+    deepStrictEqual(
+      [...chart.keys()].sort(),
+      [...base.keys()].filter((k) => !k.startsWith("Namespace/")).sort(),
+    );
+    for (const [k, o] of chart) deepStrictEqual(o, base.get(k), k);
   });
 
   Deno.test(`helm ${major}: lint --strict passes, with default and with every optional value set`, async () => {
@@ -110,6 +143,7 @@ for (const major of HELM_MAJORS) {
       [["--set", "agent.updateStrategy.rollingUpdate.maxUnavailable=ten"], /maxUnavailable/],
       [["--set", "namespace.name=Not_A_Namespace"], /namespace\/name|namespace\.name/],
       [["--set-string", "controller.resources=big"], /controller\/resources|controller\.resources/],
+      [["--set", "monitoring.interval=often"], /monitoring\/interval|monitoring\.interval/],
     ];
     for (const [args, field] of cases) {
       const result = await helm(major, ["template", "swh", CHART_DIR, ...args], { cluster: false });
@@ -202,14 +236,26 @@ Deno.test("chart values change what they say (helm 4)", async () => {
     !objects.some((o) => o.kind === "FlowSchema" || o.kind === "PriorityLevelConfiguration"),
     "flowControl off",
   );
+  // Monitoring: the selection label on the Prometheus Operator objects, the interval, rules switched off.
+  for (const kind of ["ServiceMonitor", "PodMonitor"]) {
+    deepStrictEqual(find(kind).metadata.labels.release, "kube-prometheus-stack", kind);
+    deepStrictEqual(find(kind).spec.namespaceSelector.matchNames, ["swh-ops"], kind);
+  }
+  deepStrictEqual(find("ServiceMonitor").spec.endpoints[0].interval, "15s");
+  deepStrictEqual(find("Service", "swh-controller-metrics").spec.clusterIP, "None");
+  ok(!objects.some((o) => o.kind === "PrometheusRule"), "prometheusRule.enabled=false");
   // Subjects and role bindings follow the namespace.
   const binding = find("ClusterRoleBinding", "swh-agent");
   deepStrictEqual(binding.subjects, [{ kind: "ServiceAccount", name: "swh-agent", namespace: "swh-ops" }]);
 });
 
-Deno.test("chart metadata: version and appVersion are ops/version.ts VERSION; crds/ is deploy/crd.yaml's", async () => {
+Deno.test("chart metadata: version and appVersion are ops/version.ts VERSION; crds/ and files/ are current", async () => {
   const chart = parse(await Deno.readTextFile(`${CHART_DIR}Chart.yaml`))[0];
   deepStrictEqual(chart.version, VERSION);
   deepStrictEqual(chart.appVersion, VERSION);
-  deepStrictEqual(await syncChartCrds(true), "current", "deploy/chart/crds is stale: run `deno task crds`");
+  deepStrictEqual(
+    await syncChart(true),
+    "current",
+    "deploy/chart/crds or files is stale: run `deno task crds`",
+  );
 });
