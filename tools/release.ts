@@ -2,10 +2,10 @@
  * `deno task release VERSION [--out DIR] [--base-url URL] [--plugin OS/ARCH=PATH]…`: makes VERSION the
  * version everywhere it is written (ops/version.ts, deno.json, the image tags of deploy/, the README's install
  * commands, the chart's version and appVersion), checks they all agree, and writes the release artifacts into
- * one folder (default dist/VERSION/, gitignored): both CRDs, the single install manifest, the packaged chart,
- * the krew manifest of the kubectl plugin (with the plugin archives, when plugin executables are given) and
- * SHA256SUMS; adds a CHANGELOG.md entry; prints the image build and load commands for users (no image is built
- * here).
+ * one folder (default dist/VERSION/, gitignored): both CRDs, the single install manifest and the monitoring one,
+ * the packaged chart, the krew manifest of the kubectl plugin (with the plugin archives, when plugin executables
+ * are given) and SHA256SUMS; adds a CHANGELOG.md entry; prints the image build and load commands for users (no
+ * image is built here).
  *
  * @module
  */
@@ -13,6 +13,8 @@ import { ensureBundle } from "./cluster/binaries.ts";
 import { run } from "./cluster/exec.ts";
 import { kubernetesBundle } from "./cluster/versions.ts";
 import { ensureHelm } from "./helm.ts";
+import { relative } from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
 
 /** The image every manifest refers to (retagged per release; deploy/kustomization.yaml `images:` retargets). */
 export const IMAGE_REPOSITORY = "swh.local/service-with-healthchecks";
@@ -204,6 +206,33 @@ async function changelogEntry(
   return true;
 }
 
+/**
+ * The objects deploy/components/monitoring adds to deploy/, as one manifest for users of the plain-manifest path
+ * (`kubectl apply -f`): built as an overlay of both, less what `install` (deploy/ alone) already holds.
+ */
+async function monitoringManifest(kubectl: string, root: string, install: string): Promise<string> {
+  const key = (o: Record<string, Record<string, string>>) =>
+    `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+  const base = new Set(parseAllDocuments(install).map((d) => key(d.toJS())));
+  const overlay = await Deno.makeTempDir({ prefix: "swh-release-overlay-" });
+  try {
+    await Deno.writeTextFile(
+      `${overlay}/kustomization.yaml`,
+      stringify({
+        apiVersion: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        // kustomize takes relative paths only.
+        resources: [relative(overlay, `${root}/deploy`)],
+        components: [relative(overlay, `${root}/deploy/components/monitoring`)],
+      }),
+    );
+    const built = parseAllDocuments((await run(kubectl, ["kustomize", overlay])).stdout).map((d) => d.toJS());
+    return built.filter((o) => !base.has(key(o))).map((o) => stringify(o)).join("---\n");
+  } finally {
+    await Deno.remove(overlay, { recursive: true });
+  }
+}
+
 /** Bumps the version, writes the artifacts and the CHANGELOG entry. Needs helm and kubectl (built if missing). */
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   const { root, version } = opts;
@@ -231,7 +260,9 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     `${CHART_NAME}-crds.yaml`,
     await Deno.readTextFile(`${root}/deploy/chart/crds/servicewithhealthchecks.yaml`),
   );
-  await write(`${CHART_NAME}.yaml`, (await run(kubectl, ["kustomize", `${root}/deploy/`])).stdout);
+  const install = (await run(kubectl, ["kustomize", `${root}/deploy/`])).stdout;
+  await write(`${CHART_NAME}.yaml`, install);
+  await write(`${CHART_NAME}-monitoring.yaml`, await monitoringManifest(kubectl, root, install));
   const helmHome = await Deno.makeTempDir({ prefix: "swh-release-helm-" });
   try {
     await run(helm, ["package", `${root}/deploy/chart`, "--destination", out], {

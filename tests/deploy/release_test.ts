@@ -53,14 +53,16 @@ Deno.test("deno task release on a copy: bumps every version site, writes artifac
     // A stand-in executable: the real plugin is `deno compile`d where denort can be downloaded.
     await Deno.writeTextFile(standIn, "#!/bin/sh\necho kubectl-swh stand-in\n");
     const version = "9.8.7";
-    const result = await release({
-      root,
-      version,
-      baseUrl: "https://example.com/swh/releases/download",
-      plugins: { "linux/amd64": standIn },
-      date: "2026-12-01",
-      log: () => {},
-    });
+    const releaseOnCopy = (date: string) =>
+      release({
+        root,
+        version,
+        baseUrl: "https://example.com/swh/releases/download",
+        plugins: { "linux/amd64": standIn },
+        date,
+        log: () => {},
+      });
+    const result = await releaseOnCopy("2026-12-01");
     const out = result.out;
     deepStrictEqual(out, `${root}/dist/${version}`);
     deepStrictEqual((await statedVersions(root)).filter((s) => s.version !== version), []);
@@ -77,6 +79,7 @@ Deno.test("deno task release on a copy: bumps every version site, writes artifac
         `${CHART_NAME}-${version}.tgz`,
         `${CHART_NAME}-crds.yaml`,
         `${CHART_NAME}.yaml`,
+        `${CHART_NAME}-monitoring.yaml`,
       ].toSorted(),
     );
     // SHA256SUMS covers every other file and verifies with the standard tool.
@@ -94,6 +97,14 @@ Deno.test("deno task release on a copy: bumps every version site, writes artifac
     for (const o of install.filter((o: Obj) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
       deepStrictEqual(o.spec.template.spec.containers[0].image, `${IMAGE_REPOSITORY}:${version}`);
     }
+    const monitoring = parseAllDocuments(await Deno.readTextFile(`${out}/${CHART_NAME}-monitoring.yaml`))
+      .map((d) => d.toJS());
+    deepStrictEqual(monitoring.map((o: Obj) => `${o.kind}/${o.metadata.name}`).toSorted(), [
+      "PodMonitor/swh-agent",
+      "PrometheusRule/swh",
+      "Service/swh-controller-metrics",
+      "ServiceMonitor/swh-controller",
+    ]);
     deepStrictEqual(
       await Deno.readTextFile(`${out}/${CHART_NAME}-crds.yaml`),
       await Deno.readTextFile(`${ROOT}/deploy/chart/crds/servicewithhealthchecks.yaml`),
@@ -131,14 +142,7 @@ Deno.test("deno task release on a copy: bumps every version site, writes artifac
     const changelog = await Deno.readTextFile(`${root}/CHANGELOG.md`);
     ok(changelog.includes(`## ${version} — 2026-12-01`), changelog.slice(0, 500));
     // A second run changes nothing in the CHANGELOG and reproduces the same archives.
-    const again = await release({
-      root,
-      version,
-      baseUrl: "https://example.com/swh/releases/download",
-      plugins: { "linux/amd64": standIn },
-      date: "2026-12-02",
-      log: () => {},
-    });
+    const again = await releaseOnCopy("2026-12-02");
     deepStrictEqual(again.bumped, []);
     deepStrictEqual(await Deno.readTextFile(`${root}/CHANGELOG.md`), changelog);
     deepStrictEqual((await run("sha256sum", [archive], { cwd: out })).stdout.split(" ")[0], sum);
