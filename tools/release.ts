@@ -30,6 +30,16 @@ export const PLUGIN_TARGETS: Readonly<Record<string, string>> = {
   "darwin/arm64": "aarch64-apple-darwin",
 };
 
+/**
+ * Deno permissions of the compiled plugin: those of the plugin's launcher (cli/kubectl-swh, ops branch), which
+ * runs mod.ts as a kubectl client — the apiserver, the kubeconfig and the files it names, these variables.
+ */
+export const PLUGIN_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env=KUBECONFIG,HOME,SWH_NAMESPACE,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,LOG_TOKENS,LOG_STREAM",
+];
+
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$/;
 
 /** A place in the repository that holds the version, and how to read and rewrite it there. */
@@ -376,9 +386,8 @@ if (import.meta.main) {
     console.log(`\nThe kubectl plugin is compiled where denort can be downloaded (not on our CI machines):`);
     for (const [platform, target] of Object.entries(PLUGIN_TARGETS)) {
       console.log(
-        `  deno compile --allow-net --allow-read --allow-env --target ${target} --output kubectl-swh-${
-          platform.replace("/", "-")
-        } mod.ts`,
+        `  deno compile ${PLUGIN_PERMISSIONS.join(" ")} --target ${target} ` +
+          `--output kubectl-swh-${platform.replace("/", "-")} mod.ts`,
       );
     }
     console.log(

@@ -21,7 +21,7 @@ same objects (tests/deploy/chart_test.ts compares them).
 
 {{/*
 Labels of every object: the part-of label kustomize adds too, Helm's usual four (the only labels that differ
-from deploy/), then commonLabels. `extra` is a dict of the object's own labels, rendered first.
+from deploy/) and commonLabels. `extra`, the object's own labels, wins over commonLabels, which win over the rest.
 */}}
 {{- define "swh.labels" -}}
 {{- $labels := dict "app.kubernetes.io/part-of" "service-with-healthchecks" -}}
