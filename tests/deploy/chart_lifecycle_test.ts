@@ -170,6 +170,8 @@ async function lifecycle(
     daemonSet: await kubectlGet<Obj>(["daemonset", "swh-agent", "-n", operatorNs]),
   };
   const upgradeArgs = [
+    // As the README says: the user's values kept, the new chart's defaults for values it adds.
+    "--reset-then-reuse-values",
     "--set",
     "image.tag=0.0.0-upgrade",
     "--set",
