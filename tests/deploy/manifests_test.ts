@@ -27,7 +27,15 @@ Deno.test("deploy/ is accepted by the apiserver, passes PodSecurity 'restricted'
   const agent = find("DaemonSet");
   deepStrictEqual(controller.spec.replicas, 2);
   ok(find("PodDisruptionBudget"), "the controller has a PodDisruptionBudget");
-  ok(controller.spec.template.spec.nodeSelector["node-role.kubernetes.io/control-plane"] === "");
+  // Control-plane nodes preferred, not required: managed clusters have none that take pods.
+  const controllerPod = controller.spec.template.spec;
+  deepStrictEqual(controllerPod.nodeSelector, undefined);
+  deepStrictEqual(
+    controllerPod.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference
+      .matchExpressions,
+    [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }],
+  );
+  ok(controllerPod.tolerations.some((t: Doc) => t.key === "node-role.kubernetes.io/control-plane"));
   deepStrictEqual(agent.spec.template.spec.tolerations, [{ operator: "Exists" }]);
   const nodeName = agent.spec.template.spec.containers[0].env.find((e: Doc) => e.name === "NODE_NAME");
   deepStrictEqual(nodeName.valueFrom.fieldRef.fieldPath, "spec.nodeName");
