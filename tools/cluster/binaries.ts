@@ -31,8 +31,13 @@ function isComplete(dir: string): boolean {
  *
  * A build goes to a temporary folder that is renamed into place only when it succeeded, so an
  * interrupted build never leaves a half-filled cache behind. Needs `go` on PATH and the module proxy.
+ * `nice` (a niceness, e.g. 15) runs the compiler at lower priority, for builds on a shared machine.
  */
-async function ensureBundle(bundle: BinaryBundle, log: (line: string) => void): Promise<string> {
+export async function ensureBundle(
+  bundle: BinaryBundle,
+  log: (line: string) => void,
+  options: { nice?: number } = {},
+): Promise<string> {
   const dir = bundleDir(bundle);
   if (isComplete(dir)) return dir;
   const tmp = `${dir}.building-${Deno.pid}`;
@@ -44,7 +49,11 @@ async function ensureBundle(bundle: BinaryBundle, log: (line: string) => void): 
     // which for etcd's module root is the major-version suffix, not `etcd`. The build cache makes the
     // shared packages cost once.
     for (const [name, pkg] of Object.entries(bundle.commands)) {
-      await run("go", ["build", "-trimpath", "-ldflags=-s -w", "-o", `${tmp}/${name}`, pkg], {
+      const ldflags = ["-s", "-w", ...(bundle.ldflags ?? [])].join(" ");
+      const tags = bundle.tags?.length ? [`-tags=${bundle.tags.join(",")}`] : [];
+      const build = ["go", "build", "-trimpath", `-ldflags=${ldflags}`, ...tags, "-o", `${tmp}/${name}`, pkg];
+      const [cmd, ...args] = options.nice === undefined ? build : ["nice", "-n", `${options.nice}`, ...build];
+      await run(cmd, args, {
         cwd: bundle.moduleDir,
         env: { CGO_ENABLED: "0", GOTOOLCHAIN: "local", GOFLAGS: "-mod=readonly" },
       });

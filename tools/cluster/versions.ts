@@ -12,9 +12,14 @@ export interface BinaryBundle {
   readonly moduleDir: string;
   /** Binary name → Go package path. */
   readonly commands: Readonly<Record<string, string>>;
+  /** Go build tags, if any (e.g. containerd's `no_btrfs`). */
+  readonly tags?: readonly string[];
+  /** Extra linker flags, e.g. `-X` version stamps that release builds set. */
+  readonly ldflags?: readonly string[];
 }
 
-function requiredVersion(goMod: string, module: string): string {
+/** The version `goMod` requires of `module` (throws when it does not require it). */
+export function requiredVersion(goMod: string, module: string): string {
   const match = goMod.match(
     new RegExp(`^\\s*(?:require\\s+)?${module.replaceAll(".", "\\.")}\\s+(v\\S+)`, "m"),
   );
