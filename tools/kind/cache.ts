@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { run } from "../cluster/exec.ts";
 import { cacheRoot } from "../cluster/versions.ts";
 
 /** Root of the kind artifacts (root filesystems, image archives, staging areas). */
@@ -53,6 +54,30 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Unmounts whatever is mounted below `dir` (a debootstrap that died leaves proc and sys), deepest first. */
+export async function unmountBelow(dir: string): Promise<void> {
+  const mounts = (await Deno.readTextFile("/proc/self/mounts")).split("\n")
+    .map((line) => line.split(" ")[1])
+    .filter((target) => target?.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of mounts) await run("umount", ["-l", target], { allowFailure: true });
+}
+
+/**
+ * Removes everything next to `path` but `path` itself: cache entries live one folder per artifact
+ * (`<kind>/<name>/<key>`), so the rest are older versions (or leftovers of interrupted builds). A cache that
+ * sees a new key on every commit (the operator image) would otherwise grow forever.
+ */
+export async function pruneOthers(path: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const keep = new Set([path.slice(dir.length + 1), `${path.slice(dir.length + 1)}.complete`]);
+  for await (const entry of Deno.readDir(dir)) {
+    if (keep.has(entry.name)) continue;
+    await unmountBelow(`${dir}/${entry.name}`);
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+  }
+}
+
 /**
  * Returns `path` once it holds a finished artifact, building it with `build(tmp)` first if needed: `build`
  * writes to `tmp` (a file or folder path next to `path`), which is renamed into place only on success. A
@@ -63,7 +88,7 @@ export async function cached(path: string, build: (tmp: string) => Promise<void>
   if (await exists(stamp) && await exists(path)) return path;
   const tmp = `${path}.building-${Deno.pid}`;
   await Deno.mkdir(path.replace(/\/[^/]+$/, ""), { recursive: true });
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await pruneOthers(path);
   try {
     await build(tmp);
     await Deno.remove(path, { recursive: true }).catch(() => {});

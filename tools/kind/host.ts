@@ -2,27 +2,66 @@
  * Prepares this host for kind through podman, idempotently: Debian packages, podman's configuration for
  * hosts of our kind, and the podman network the kind nodes live on.
  *
- * What our machines need (docs: /work/shared/ENVIRONMENT.md, measured): crun fails on the hybrid cgroup
- * layout, so runc is the runtime; the hard RLIMIT_NOFILE is 20000, so podman's default rlimits (1048576)
- * are refused unless containers get lower defaults; netavark + aardvark-dns give the network the DNS that
- * kind needs (workers join the control plane by its container name).
+ * What our machines need (measured): crun fails on the hybrid cgroup layout, so runc is the runtime;
+ * processes may not raise their hard limits (no CAP_SYS_RESOURCE; RLIMIT_NOFILE is 20000), so podman's
+ * default rlimits (nofile 1048576) are refused unless containers default to the host's own hard limits;
+ * netavark + aardvark-dns give the network the DNS that kind needs (workers join the control plane by its
+ * container name).
  *
  * @module
  */
 import { run } from "../cluster/exec.ts";
 
-/** Debian packages: podman and its network stack, runc, and debootstrap for the root filesystems. */
-export const HOST_PACKAGES = ["podman", "runc", "netavark", "aardvark-dns", "debootstrap"] as const;
+/**
+ * Debian packages: podman and its network stack, runc, debootstrap for the root filesystems, zstd for
+ * image layers, gcc and libc6-dev for Kubernetes' pause (a static C program).
+ */
+export const HOST_PACKAGES = [
+  "podman",
+  "runc",
+  "netavark",
+  "aardvark-dns",
+  "debootstrap",
+  "zstd",
+  "gcc",
+  "libc6-dev",
+] as const;
 
 /** Drop-in read by every podman command on this host (containers.conf(5)). */
 export const CONTAINERS_CONF_PATH = "/etc/containers/containers.conf.d/50-swh-kind.conf";
 
-/** The drop-in's content. Limits below the host's hard limits; kind's nodes run systemd, containerd, pods. */
-export const CONTAINERS_CONF =
-  `# Written by tools/kind/host.ts (ServiceWithHealthchecks kind-e2e): podman on hosts with hybrid cgroups
-# and a hard RLIMIT_NOFILE of 20000.
+/** Limits containers may have: at most what podman itself has (it cannot raise them either). */
+export interface HardLimits {
+  nofile: number;
+  nproc: number;
+}
+
+/**
+ * podman's own hard RLIMIT_NPROC (it sets it at start; conmon's /proc/PID/limits shows it): containers cannot
+ * get more (measured: 32769 refused, 32768 accepted).
+ */
+const PODMAN_NPROC = 32768;
+
+/**
+ * The limits containers get, from `procLimits` (the text of /proc/self/limits): the host's hard limits,
+ * capped by podman's own NPROC; `unlimited` counts as 2^20.
+ */
+export function hardLimits(procLimits: string): HardLimits {
+  const hard = (name: string) => {
+    const line = procLimits.split("\n").find((l) => l.startsWith(name));
+    const value = line?.slice(name.length).trim().split(/\s+/)[1];
+    if (!value) throw new Error(`/proc/self/limits has no "${name}" line`);
+    return value === "unlimited" ? 2 ** 20 : Number(value);
+  };
+  return { nofile: hard("Max open files"), nproc: Math.min(hard("Max processes"), PODMAN_NPROC) };
+}
+
+/** The drop-in's content: containers default to the host's hard limits; runc; netavark. */
+export function containersConf(limits: HardLimits): string {
+  return `# Written by tools/kind/host.ts (ServiceWithHealthchecks kind-e2e): podman on hosts with hybrid cgroups
+# whose processes cannot raise their hard limits.
 [containers]
-default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
+default_ulimits = ["nofile=${limits.nofile}:${limits.nofile}", "nproc=${limits.nproc}:${limits.nproc}"]
 
 [engine]
 runtime = "runc"
@@ -30,6 +69,7 @@ runtime = "runc"
 [network]
 network_backend = "netavark"
 `;
+}
 
 /**
  * The podman network of the kind nodes. The subnet is chosen here, not by podman, so it can never overlap
@@ -67,10 +107,11 @@ export async function ensureHost(log: (line: string) => void): Promise<void> {
       env: { DEBIAN_FRONTEND: "noninteractive" },
     });
   }
-  if (await readOrEmpty(CONTAINERS_CONF_PATH) !== CONTAINERS_CONF) {
+  const conf = containersConf(hardLimits(await Deno.readTextFile("/proc/self/limits")));
+  if (await readOrEmpty(CONTAINERS_CONF_PATH) !== conf) {
     log(`writing ${CONTAINERS_CONF_PATH}`);
     await Deno.mkdir(CONTAINERS_CONF_PATH.replace(/\/[^/]+$/, ""), { recursive: true });
-    await Deno.writeTextFile(CONTAINERS_CONF_PATH, CONTAINERS_CONF);
+    await Deno.writeTextFile(CONTAINERS_CONF_PATH, conf);
   }
   // kind mounts the host's /lib/modules into every node; these kernels have every module built in, so the
   // folder does not exist, and podman refuses a missing bind source.

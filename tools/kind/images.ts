@@ -267,10 +267,18 @@ export function workloadImage(inputs: ImageInputs): ImageRecipe {
   };
 }
 
-/** File name of a recipe's archive: the reference made path-safe plus a key of its inputs. */
+/** Changes when writeOciArchive writes archives differently (e.g. compression), so old ones are not reused. */
+const ARCHIVE_FORMAT = "oci-layout, zstd layers";
+
+/** Where a recipe's archive is cached: a folder per reference (path-safe), a file per key of its inputs. */
 async function archivePath(recipe: ImageRecipe): Promise<string> {
-  const key = await hashOf(recipe.ref, JSON.stringify(recipe.config), ...await recipe.inputs());
-  return `${kindCacheDir()}/images/${recipe.ref.replace(/[^A-Za-z0-9.-]+/g, "_")}-${key}.tar`;
+  const key = await hashOf(
+    ARCHIVE_FORMAT,
+    recipe.ref,
+    JSON.stringify(recipe.config),
+    ...await recipe.inputs(),
+  );
+  return `${kindCacheDir()}/images/${recipe.ref.replace(/[^A-Za-z0-9.-]+/g, "_")}/${key}.tar`;
 }
 
 /** The OCI archive of `recipe`, built if it is not cached. */

@@ -9,9 +9,11 @@
  *
  * @module
  */
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { run } from "../cluster/exec.ts";
 import { buildKindArtifacts, type KindArtifacts } from "./build.ts";
+import { kindCacheDir, pruneOthers } from "./cache.ts";
+import { KindCluster } from "./cluster.ts";
 import { assertDisjoint, KIND_NETWORKING, kindClusterConfig } from "./cluster_config.ts";
 import { ensureHost, NETWORK } from "./host.ts";
 
@@ -31,84 +33,81 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
-/** Environment of every kind command: the podman provider on our network, our kubectl first on PATH. */
-function kindEnv(artifacts: KindArtifacts, kubeconfig: string): Record<string, string> {
-  return {
-    KIND_EXPERIMENTAL_PROVIDER: "podman",
-    KIND_EXPERIMENTAL_PODMAN_NETWORK: NETWORK.name,
-    KUBECONFIG: kubeconfig,
-    PATH: `${artifacts.kubernetesBin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
-  };
-}
-
 async function prepare(): Promise<KindArtifacts> {
   assertDisjoint([NETWORK.subnet, KIND_NETWORKING.podSubnet, KIND_NETWORKING.serviceSubnet]);
   await step("host (podman, runc, debootstrap)", () => ensureHost(log));
   return await step("binaries and images", () => buildKindArtifacts(log));
 }
 
+/** Runs the scenario file against the cluster; returns deno test's exit code. */
+async function scenarios(cluster: KindCluster): Promise<number> {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "tests/e2e/scenarios_test.ts"],
+    cwd: ROOT,
+    env: { ...cluster.env, SWH_E2E_BACKEND: "kind" },
+  }).spawn().status;
+  return code;
+}
+
 async function e2e(artifacts: KindArtifacts, keep: boolean): Promise<number> {
-  const dir = await Deno.makeTempDir({ prefix: "swh-kind-" });
-  const kubeconfig = `${dir}/kubeconfig`;
-  const env = kindEnv(artifacts, kubeconfig);
-  const kind = (args: string[]) => run(artifacts.kind, args, { env, cwd: ROOT });
-  const clusters = (await kind(["get", "clusters"])).stdout.split("\n");
-  if (clusters.includes(CLUSTER)) {
-    await step(
-      `delete the ${CLUSTER} cluster a previous run left`,
-      () => kind(["delete", "cluster", "--name", CLUSTER]),
-    );
-  }
-  const config = kindClusterConfig(
-    parse(await Deno.readTextFile(`${ROOT}deploy/kind/cluster.yaml`)),
-    artifacts.tags,
+  const cluster = new KindCluster(
+    CLUSTER,
+    artifacts.kind,
+    await Deno.makeTempDir({ prefix: "swh-kind-" }),
+    artifacts.kubernetesBin,
   );
-  await Deno.writeTextFile(`${dir}/cluster.yaml`, stringify(config));
+  if (await cluster.exists()) await step("delete the cluster a previous run left", () => cluster.delete());
+  let removal: Promise<void> | undefined;
+  // Once, whether the run ends or a signal comes first.
+  const remove = () =>
+    removal ??= (async () => {
+      if (keep) {
+        log(`kept: export ${Object.entries(cluster.env).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+        log(`then: ${artifacts.kind} delete cluster --name ${CLUSTER}`);
+        return;
+      }
+      await step("kind delete cluster", () => cluster.delete());
+      await Deno.remove(cluster.dir, { recursive: true });
+    })();
+  // Ctrl-C or a CI timeout must not leave three privileged containers behind.
+  const interrupted = () => {
+    log("interrupted");
+    remove().finally(() => Deno.exit(130));
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, interrupted);
+  let code = 1;
   try {
-    await step("kind create cluster", () =>
-      kind([
-        "create",
-        "cluster",
-        "--name",
-        CLUSTER,
-        "--config",
-        `${dir}/cluster.yaml`,
-        "--image",
-        artifacts.nodeImage,
-        "--kubeconfig",
-        kubeconfig,
-        "--wait",
-        "300s",
-      ]));
+    const base = parse(await Deno.readTextFile(`${ROOT}deploy/kind/cluster.yaml`)) as Record<string, unknown>;
     await step(
-      "kind load image-archive (the operator)",
-      () => kind(["load", "image-archive", "--name", CLUSTER, artifacts.operatorArchive]),
+      "kind create cluster",
+      () => cluster.create(kindClusterConfig(base, artifacts.tags), artifacts.nodeImage),
     );
+    await step("kind load image-archive (the operator)", () => cluster.load([artifacts.operatorArchive]));
     await step(
       "kubectl apply -k deploy/",
       () =>
         run(`${artifacts.kubernetesBin}/kubectl`, ["apply", "--server-side", "-k", "deploy/"], {
-          env,
+          env: cluster.env,
           cwd: ROOT,
         }),
     );
-    return await step("scenarios (tests/e2e/scenarios_test.ts, SWH_E2E_BACKEND=kind)", async () => {
-      const { code } = await new Deno.Command(Deno.execPath(), {
-        args: ["test", "-A", "tests/e2e/scenarios_test.ts"],
-        cwd: ROOT,
-        env: { ...env, SWH_E2E_BACKEND: "kind" },
-      }).spawn().status;
-      return code;
-    });
+    code = await step(
+      "scenarios (tests/e2e/scenarios_test.ts, SWH_E2E_BACKEND=kind)",
+      () => scenarios(cluster),
+    );
+    return code;
   } finally {
-    if (keep) {
-      log(
-        `kept: export KUBECONFIG=${kubeconfig} KIND_EXPERIMENTAL_PROVIDER=podman; ${artifacts.kind} delete cluster --name ${CLUSTER}`,
+    if (code !== 0 && await cluster.exists()) {
+      // Only the latest failure's logs are kept.
+      const logs = `${kindCacheDir()}/logs/${new Date().toISOString().replaceAll(":", "")}`;
+      await Deno.mkdir(`${kindCacheDir()}/logs`, { recursive: true });
+      await pruneOthers(logs);
+      await step(`kind export logs ${logs}`, () => cluster.exportLogs(logs)).catch((error) =>
+        log(`${error}`)
       );
-    } else {
-      await step("kind delete cluster", () => kind(["delete", "cluster", "--name", CLUSTER]));
-      await Deno.remove(dir, { recursive: true });
     }
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, interrupted);
+    await remove();
   }
 }
 
@@ -129,6 +128,9 @@ async function main(args: string[]): Promise<number> {
     }
     console.error("usage: deno run -A tools/kind/main.ts image | e2e [--keep]");
     return 2;
+  } catch (error) {
+    log(`FAILED: ${error instanceof Error ? error.message : error}`);
+    return 1;
   } finally {
     log(`total: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }

@@ -15,8 +15,7 @@
  * @module
  */
 import { run } from "../cluster/exec.ts";
-import { hashOf, kindCacheDir, treeContents } from "./cache.ts";
-import { unmountBelow } from "./rootfs.ts";
+import { hashOf, kindCacheDir, treeContents, unmountBelow } from "./cache.ts";
 
 const NODE_FILES = new URL("./node/rootfs/", import.meta.url).pathname;
 /** podman's name of our node images (every build is one tag of it). */
@@ -139,7 +138,8 @@ export async function ensureNodeImage(inputs: NodeImageInputs, log: (line: strin
   try {
     log(`assembling node image ${ref}`);
     await run("cp", ["-a", inputs.rootfs, root]);
-    await run("cp", ["-a", `${NODE_FILES}.`, `${root}/`]);
+    // Modes from the checkout, owner root (a checkout may belong to anyone).
+    await run("cp", ["-r", "--preserve=mode", `${NODE_FILES}.`, `${root}/`]);
     for (const [dest, source] of Object.entries(inputs.binaries)) {
       await Deno.copyFile(source, `${root}/${dest}`);
       await Deno.chmod(`${root}/${dest}`, 0o755);

@@ -6,7 +6,7 @@
  * @module
  */
 import { run } from "../cluster/exec.ts";
-import { cached, hashOf, kindCacheDir } from "./cache.ts";
+import { cached, hashOf, kindCacheDir, unmountBelow } from "./cache.ts";
 
 /** Debian release of every root filesystem (the same as this machine's). */
 export const SUITE = "bookworm";
@@ -19,15 +19,6 @@ export interface RootfsSpec {
   readonly packages: readonly string[];
 }
 
-/** Unmounts whatever a failed debootstrap left mounted below `dir` (proc, sys), deepest first. */
-export async function unmountBelow(dir: string): Promise<void> {
-  const mounts = (await Deno.readTextFile("/proc/self/mounts")).split("\n")
-    .map((line) => line.split(" ")[1])
-    .filter((target) => target?.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const target of mounts) await run("umount", ["-l", target], { allowFailure: true });
-}
-
 /**
  * The folder of `spec`'s root filesystem, debootstrapping it first if it is not cached (about 1.5 min on
  * this machine, downloads cached in ~/.cache/swh/kind/debs). Documentation and apt's lists are removed.
@@ -35,7 +26,7 @@ export async function unmountBelow(dir: string): Promise<void> {
 export async function ensureRootfs(spec: RootfsSpec, log: (line: string) => void): Promise<string> {
   const packages = [...spec.packages].sort();
   const key = await hashOf(SUITE, MIRROR, "minbase", ...packages);
-  const path = `${kindCacheDir()}/rootfs/${spec.name}-${key}`;
+  const path = `${kindCacheDir()}/rootfs/${spec.name}/${key}`;
   return await cached(path, async (tmp) => {
     const started = performance.now();
     log(`debootstrap ${spec.name} (${SUITE}, ${packages.length} packages)`);
