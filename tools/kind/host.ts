@@ -95,8 +95,11 @@ async function readOrEmpty(path: string): Promise<string> {
   }
 }
 
-/** Installs and configures what kind through podman needs; a second call changes nothing. */
-export async function ensureHost(log: (line: string) => void): Promise<void> {
+/**
+ * Installs and configures what kind through podman needs; a second call changes nothing. `isolated` are the
+ * cluster's pod and Service ranges: they get blackhole routes on this host (see {@link ensureBlackholes}).
+ */
+export async function ensureHost(log: (line: string) => void, isolated: readonly string[]): Promise<void> {
   if (Deno.uid() !== 0) throw new Error("kind through podman needs root here (rootful podman, debootstrap)");
   const missing = await missingPackages();
   if (missing.length > 0) {
@@ -124,6 +127,24 @@ export async function ensureHost(log: (line: string) => void): Promise<void> {
     );
   }
   await ensureNetwork(log);
+  await ensureBlackholes(isolated, log);
+}
+
+/**
+ * Blackhole routes on this host for `cidrs`. A node sends whatever it cannot deliver itself to its default
+ * route, this host, and from here it would leave the machine: a client reaching a ClusterIP before its node's
+ * kube-proxy has programmed it was answered by whatever sits upstream (measured: connections to any
+ * 10.112.x.y:25 were accepted there, then reset). Blackholed here, such a packet fails at once and the test
+ * retries. Traffic between nodes and pods never uses these routes: nodes reach each other's pods over the
+ * podman bridge. Kept (like the podman network); the local lab does the same for its Service range.
+ */
+async function ensureBlackholes(cidrs: readonly string[], log: (line: string) => void): Promise<void> {
+  const routes = (await run("ip", ["route", "show", "type", "blackhole"])).stdout;
+  for (const cidr of cidrs) {
+    if (routes.split("\n").some((line) => line.trim() === `blackhole ${cidr}`)) continue;
+    log(`adding blackhole route ${cidr}`);
+    await run("ip", ["route", "replace", "blackhole", cidr]);
+  }
 }
 
 async function ensureNetwork(log: (line: string) => void): Promise<void> {

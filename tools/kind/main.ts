@@ -35,7 +35,10 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 async function prepare(): Promise<KindArtifacts> {
   assertDisjoint([NETWORK.subnet, KIND_NETWORKING.podSubnet, KIND_NETWORKING.serviceSubnet]);
-  await step("host (podman, runc, debootstrap)", () => ensureHost(log));
+  await step(
+    "host (podman, runc, debootstrap)",
+    () => ensureHost(log, [KIND_NETWORKING.podSubnet, KIND_NETWORKING.serviceSubnet]),
+  );
   return await step("binaries and images", () => buildKindArtifacts(log));
 }
 
