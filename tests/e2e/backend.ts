@@ -1,6 +1,7 @@
 /**
  * What the user guide's scenarios need from a cluster, so one suite runs on two backends: `local` (the
- * lab: network namespaces + kube-proxy, runs in CI) and `kind` (Docker, for users; untested here).
+ * lab: network namespaces + kube-proxy) and `kind` (real kubelets: kind through podman with the node image
+ * tools/kind builds, `deno task kind-e2e`).
  */
 
 /** The database of the guide: pods db-0 (primary), db-1 and db-2 (replicas). */

@@ -1,23 +1,22 @@
 /**
- * The `kind` e2e backend: the same scenarios on a kind cluster with real images — postgres:15 pods for the
- * database, denoland/deno pods running the lab's servers — and clients in a pod of their own. The operator
- * is deployed by tools/kind.ts (`kubectl apply -k deploy/`) before the suite runs.
- *
- * UNTESTED on our machines (no Docker engine there); reviewed against kind's documentation.
+ * The `kind` e2e backend: the same scenarios on a kind cluster with real kubelets. The guide's database runs
+ * PostgreSQL 15, its "VM" the lab's HTTP/SMTP servers under Deno, and the clients run in a pod of their own:
+ * all from the e2e workload image tools/kind builds (Debian's PostgreSQL 15 + Deno), loaded into the nodes.
+ * The operator is deployed by tools/kind/main.ts (`kubectl apply -k deploy/`) before the suite runs.
  */
 import { run } from "../../tools/cluster/exec.ts";
 import { waitFor } from "../support/wait.ts";
 import type { GuideBackend, GuideDatabase, GuideServers } from "./backend.ts";
 import { SERVER_PORTS } from "../../tools/lab/guide.ts";
+import { WORKLOAD_IMAGE } from "../../tools/kind/images.ts";
 
 const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
 const KIND_SCRIPTS = new URL("./kind/", import.meta.url).pathname;
 const CLIENT_NS = "swh-e2e-client";
-const DENO_IMAGE = "denoland/deno:2.9.6";
-const POSTGRES_IMAGE = "postgres:15";
-const PGDATA = "/var/lib/postgresql/data/pgdata";
+/** The guide's password for the `postgres` user (what its Secret holds). */
+const PASSWORD = "example";
 
-/** kubectl from PATH with the caller's KUBECONFIG (tools/kind.ts points it at the kind cluster). */
+/** kubectl from PATH with the caller's KUBECONFIG (tools/kind/main.ts points both at the kind cluster). */
 async function kubectl(args: string[], input?: string): Promise<string> {
   return (await run("kubectl", args, { stdin: input })).stdout;
 }
@@ -32,7 +31,7 @@ async function podIP(ns: string, name: string): Promise<string> {
       (await kubectl(["-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase} {.status.podIP}"]))
         .trim().split(" ");
     return phase[0] === "Running" && phase[1] ? phase[1] : undefined;
-  }, { timeoutMs: 300_000, intervalMs: 1000, what: `pod ${ns}/${name} to run (image pulls take a while)` });
+  }, { timeoutMs: 120_000, intervalMs: 500, what: `pod ${ns}/${name} to run` });
 }
 
 /** A namespace's ConfigMap holding the lab's server scripts and the kind helper scripts. */
@@ -47,16 +46,21 @@ async function scriptsConfigMap(ns: string): Promise<void> {
     `--from-file=${BACKENDS}smtp.ts`,
     `--from-file=${BACKENDS}client.ts`,
     `--from-file=${KIND_SCRIPTS}serve.sh`,
-    `--from-file=${KIND_SCRIPTS}primary-init.sh`,
+    `--from-file=${KIND_SCRIPTS}postgres.sh`,
   ]);
 }
 
-/** Runs `command` in `container` of the client pod; returns its trimmed stdout. */
-async function inClientPod(container: string, command: string[]): Promise<string> {
-  return (await kubectl(["-n", CLIENT_NS, "exec", "client", "-c", container, "--", ...command])).trim();
+/** Runs `command` in the client pod; returns its trimmed stdout. */
+async function inClientPod(command: string[]): Promise<string> {
+  return (await kubectl(["-n", CLIENT_NS, "exec", "client", "--", ...command])).trim();
 }
 
 const scriptsVolume = { name: "scripts", configMap: { name: "swh-e2e-scripts", defaultMode: 0o755 } };
+
+/** A container of the workload image (never pulled: it exists only where tools/kind loaded it). */
+function workload(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { name, image: WORKLOAD_IMAGE, imagePullPolicy: "Never", ...spec };
+}
 
 /** Pods on a kind cluster with the operator installed. */
 export class KindBackend implements GuideBackend {
@@ -75,13 +79,10 @@ export class KindBackend implements GuideBackend {
       metadata: { name: "client", namespace: CLIENT_NS },
       spec: {
         containers: [
-          {
-            name: "deno",
-            image: DENO_IMAGE,
+          workload("client", {
             command: ["sleep", "infinity"],
             volumeMounts: [{ name: "scripts", mountPath: "/backends" }],
-          },
-          { name: "psql", image: POSTGRES_IMAGE, command: ["sleep", "infinity"] },
+          }),
         ],
         volumes: [scriptsVolume],
       },
@@ -102,54 +103,36 @@ export class KindBackend implements GuideBackend {
   }
 
   async startDatabase(ns: string): Promise<GuideDatabase> {
-    const pod = (name: string, container: Record<string, unknown>) => ({
+    const pod = (name: string, args: string[]) => ({
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace: ns, labels: { app: "postgres" } },
       // Never restart: a stopped server must stay stopped (a restarted db-0 would come back as a second primary).
       spec: {
         restartPolicy: "Never",
-        containers: [{ name: "postgres", image: POSTGRES_IMAGE, ...container }],
+        containers: [workload("postgres", {
+          command: ["/backends/postgres.sh", ...args],
+          env: [{ name: "POSTGRES_PASSWORD", value: PASSWORD }],
+          ports: [{ containerPort: 5432 }],
+          volumeMounts: [{ name: "scripts", mountPath: "/backends" }],
+        })],
         volumes: [scriptsVolume],
       },
     });
-    const env = [
-      { name: "POSTGRES_USER", value: "postgres" },
-      { name: "POSTGRES_PASSWORD", value: "example" },
-      { name: "PGDATA", value: PGDATA },
-    ];
-    await applyJson([pod("db-0", {
-      env,
-      ports: [{ containerPort: 5432 }],
-      args: ["postgres", "-c", "wal_level=replica", "-c", "hot_standby=on"],
-      volumeMounts: [{
-        name: "scripts",
-        mountPath: "/docker-entrypoint-initdb.d/primary-init.sh",
-        subPath: "primary-init.sh",
-      }],
-    })]);
+    await applyJson([pod("db-0", ["primary"])]);
     const addresses = new Map([["db-0", await podIP(ns, "db-0")]]);
-    const replica = {
-      env: [...env, { name: "PGPASSWORD", value: "example" }, {
-        name: "PRIMARY",
-        value: addresses.get("db-0")!,
-      }],
-      ports: [{ containerPort: 5432 }],
-      command: ["sh", "-c"],
-      args: [
-        `until gosu postgres pg_basebackup -h "$PRIMARY" -U postgres -D ${PGDATA} -R -X stream; do sleep 1; ` +
-        `rm -rf ${PGDATA}; done; exec gosu postgres postgres -D ${PGDATA} -c hot_standby=on`,
-      ],
-    };
-    await applyJson([pod("db-1", replica), pod("db-2", replica)]);
+    await applyJson([
+      pod("db-1", ["replica", addresses.get("db-0")!]),
+      pod("db-2", ["replica", addresses.get("db-0")!]),
+    ]);
     for (const name of ["db-1", "db-2"]) addresses.set(name, await podIP(ns, name));
-    const pg = (name: string, command: string) =>
-      kubectl(["-n", ns, "exec", name, "--", "gosu", "postgres", "sh", "-c", command]);
+    const pgCtl = (name: string, command: "stop" | "promote") =>
+      kubectl(["-n", ns, "exec", name, "--", "/backends/postgres.sh", command]);
     return {
       address: (name) => addresses.get(name)!,
       // The server is the container's main process: the exec session may die with it, which is the point.
-      stopServer: async (name) => void await pg(name, `pg_ctl -D ${PGDATA} stop -m fast`).catch(() => {}),
-      promote: async (name) => void await pg(name, `pg_ctl -D ${PGDATA} promote -w`),
+      stopServer: async (name) => void await pgCtl(name, "stop").catch(() => {}),
+      promote: async (name) => void await pgCtl(name, "promote"),
     };
   }
 
@@ -164,17 +147,17 @@ export class KindBackend implements GuideBackend {
       kind: "Pod",
       metadata: { name, namespace: ns, labels },
       spec: {
-        containers: kinds.map((kind) => ({
-          name: kind,
-          image: DENO_IMAGE,
-          command: ["/backends/serve.sh", kind, String(SERVER_PORTS[kind])],
-          env: [{ name: "POD_NAME", value: name }],
-          ports: [{ name: kind, containerPort: SERVER_PORTS[kind] }],
-          volumeMounts: [{ name: "scripts", mountPath: "/backends" }, {
-            name: "control",
-            mountPath: "/control",
-          }],
-        })),
+        containers: kinds.map((kind) =>
+          workload(kind, {
+            command: ["/backends/serve.sh", kind, String(SERVER_PORTS[kind])],
+            env: [{ name: "POD_NAME", value: name }],
+            ports: [{ name: kind, containerPort: SERVER_PORTS[kind] }],
+            volumeMounts: [{ name: "scripts", mountPath: "/backends" }, {
+              name: "control",
+              mountPath: "/control",
+            }],
+          })
+        ),
         volumes: [scriptsVolume, { name: "control", emptyDir: {} }],
       },
     }]);
@@ -191,9 +174,9 @@ export class KindBackend implements GuideBackend {
   }
 
   async sql(host: string, sql: string): Promise<string> {
-    return await inClientPod("psql", [
+    return await inClientPod([
       "env",
-      "PGPASSWORD=example",
+      `PGPASSWORD=${PASSWORD}`,
       "psql",
       `host=${host} port=5432 user=postgres dbname=postgres connect_timeout=3`,
       "-XAtq",
@@ -203,7 +186,7 @@ export class KindBackend implements GuideBackend {
   }
 
   async client(args: string[]): Promise<string> {
-    return await inClientPod("deno", ["deno", "run", "--allow-net", "/backends/client.ts", ...args]);
+    return await inClientPod(["deno", "run", "--allow-net", "/backends/client.ts", ...args]);
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,12 @@ const NS = "my-ns";
 /** The guide's manifests leave probe timing at the defaults: period 10 s, failureThreshold 3. */
 const PERIOD_S = 10;
 const FAILURE_THRESHOLD = 3;
+/**
+ * How long a client may wait for a ClusterIP to reach a changed set of endpoints: the client's node programs it
+ * when its kube-proxy syncs (local backend: < 0.1 s; kind: at most once a second, and once over 10 s on a
+ * loaded machine).
+ */
+const PROXY_SYNC_MS = 30_000;
 
 async function applyGuide(backend: GuideBackend, file: string): Promise<void> {
   await backend.kubectl(["apply", "-n", NS, "-f", `${GUIDE}${file}`]);
@@ -57,7 +63,10 @@ async function database(backend: GuideBackend): Promise<void> {
   const readIP = await clusterIP(backend, NS, "postgres-read");
   const whoAmI = "SELECT pg_is_in_recovery()::text || ' ' || host(inet_server_addr())";
   deepStrictEqual(
-    await waitFor(async () => await backend.sql(writeIP, whoAmI), { what: "a write through the ClusterIP" }),
+    await waitFor(async () => await backend.sql(writeIP, whoAmI), {
+      what: "a write through the ClusterIP",
+      timeoutMs: PROXY_SYNC_MS,
+    }),
     `false ${db0}`,
   );
   // kube-proxy programs the endpoints a moment after the slices change: read until every server answered.
@@ -80,7 +89,10 @@ async function database(backend: GuideBackend): Promise<void> {
   const followed = await waitForEndpoints(backend, NS, "postgres-write", [db1], bound * 1000);
   report(`database: postgres-write followed the promotion in ${followed.toFixed(1)} s (bound ${bound} s)`);
   deepStrictEqual(
-    await waitFor(async () => await backend.sql(writeIP, whoAmI), { what: "a write to the new primary" }),
+    await waitFor(async () => await backend.sql(writeIP, whoAmI), {
+      what: "a write to the new primary",
+      timeoutMs: PROXY_SYNC_MS,
+    }),
     `false ${db1}`,
   );
   report(
@@ -113,7 +125,10 @@ async function database(backend: GuideBackend): Promise<void> {
       `(bound ${fastBound} s)`,
   );
   deepStrictEqual(
-    await waitFor(async () => await backend.sql(writeIP, whoAmI), { what: "a write to the newest primary" }),
+    await waitFor(async () => await backend.sql(writeIP, whoAmI), {
+      what: "a write to the newest primary",
+      timeoutMs: PROXY_SYNC_MS,
+    }),
     `false ${db2}`,
   );
 }
@@ -129,8 +144,12 @@ async function virtualMachine(backend: GuideBackend): Promise<void> {
   const smtpIP = await clusterIP(backend, NS, "smtp");
   const web = () => backend.client(["http", `http://${webIP}:80/healthz`]);
   const smtp = () => backend.client(["smtp", smtpIP, "25"]);
-  deepStrictEqual(await waitFor(web, { what: "web through its ClusterIP" }), "ok");
-  ok((await waitFor(smtp, { what: "smtp through its ClusterIP" })).startsWith("220 my-vm"));
+  deepStrictEqual(await waitFor(web, { what: "web through its ClusterIP", timeoutMs: PROXY_SYNC_MS }), "ok");
+  ok(
+    (await waitFor(smtp, { what: "smtp through its ClusterIP", timeoutMs: PROXY_SYNC_MS })).startsWith(
+      "220 my-vm",
+    ),
+  );
 
   const bound = (FAILURE_THRESHOLD * PERIOD_S + 1) * 1000;
   for (

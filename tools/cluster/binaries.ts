@@ -17,6 +17,11 @@ function bundleDir(bundle: BinaryBundle): string {
   return `${cacheRoot()}/bin/${bundle.key}`;
 }
 
+/** Whether `bundle` is built and cached (ensureBundle would return at once). */
+export function isBundleCached(bundle: BinaryBundle): boolean {
+  return isComplete(bundleDir(bundle));
+}
+
 function isComplete(dir: string): boolean {
   try {
     Deno.statSync(`${dir}/${STAMP}`);

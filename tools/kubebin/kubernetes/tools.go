@@ -1,11 +1,15 @@
 //go:build tools
 
-// Package kubebin pins the Kubernetes commands the local cluster builds.
+// Package kubebin pins the Kubernetes commands the local cluster builds, and those of the kind node image
+// (kubelet, kubeadm, kube-scheduler; see tools/kind).
 package kubebin
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
