@@ -70,16 +70,20 @@ export class LabOperator {
     );
     // Programs in node namespaces cannot reach the registries: fill Deno's cache from here first.
     await run(Deno.execPath(), ["cache", CONTROLLER_MAIN, AGENT_MAIN]);
+    const tokenKubeconfig = (name: string, server: string) =>
+      writeTokenKubeconfig({
+        kubectl: (args) => lab.kubectl(args),
+        namespace,
+        name,
+        server,
+        caCert: lab.cluster.pki.caCert,
+        path: `${lab.dir}/${name}.kubeconfig`,
+      });
     const operator = new LabOperator(
       lab,
       namespace,
-      await writeTokenKubeconfig(lab, namespace, "swh-controller", lab.cluster.apiserverUrl),
-      await writeTokenKubeconfig(
-        lab,
-        namespace,
-        "swh-agent",
-        `https://${LAB_GATEWAY}:${new URL(lab.cluster.apiserverUrl).port}`,
-      ),
+      await tokenKubeconfig("swh-controller", lab.cluster.apiserverUrl),
+      await tokenKubeconfig("swh-agent", `https://${LAB_GATEWAY}:${new URL(lab.cluster.apiserverUrl).port}`),
     );
     for (let i = 0; i < controllerReplicas; i++) operator.startController(`swh-controller-${i}`);
     for (const node of nodes) operator.startAgent(node);
@@ -151,26 +155,40 @@ export class LabOperator {
   }
 }
 
-/** Writes a kubeconfig authenticating as service account `name` (a real token, so RBAC applies). */
-async function writeTokenKubeconfig(
-  lab: Lab,
-  namespace: string,
-  name: string,
-  server: string,
-): Promise<string> {
-  const token = (await lab.kubectl(["-n", namespace, "create", "token", name, "--duration=24h"])).trim();
-  const ca = btoa(Deno.readTextFileSync(lab.cluster.pki.caCert));
-  const path = `${lab.dir}/${name}.kubeconfig`;
+/** What {@link writeTokenKubeconfig} needs. */
+export interface TokenKubeconfigOptions {
+  /** kubectl as the cluster admin (to mint the token); returns stdout. */
+  kubectl: (args: string[]) => Promise<string>;
+  /** Namespace of the service account. */
+  namespace: string;
+  /** Name of the service account. */
+  name: string;
+  /** Apiserver URL as the program will reach it. */
+  server: string;
+  /** Path of the cluster CA certificate (PEM). */
+  caCert: string;
+  /** Where to write the kubeconfig. */
+  path: string;
+}
+
+/**
+ * Writes a kubeconfig authenticating as a service account with a real token (valid 24 h), so RBAC and
+ * priority-and-fairness treat the program as in a cluster; the CA is embedded, so the file is all it reads.
+ */
+export async function writeTokenKubeconfig(opts: TokenKubeconfigOptions): Promise<string> {
+  const { namespace, name } = opts;
+  const token = (await opts.kubectl(["-n", namespace, "create", "token", name, "--duration=24h"])).trim();
+  const ca = btoa(Deno.readTextFileSync(opts.caCert));
   Deno.writeTextFileSync(
-    path,
+    opts.path,
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "lab", cluster: { server, "certificate-authority-data": ca } }],
+      clusters: [{ name: "lab", cluster: { server: opts.server, "certificate-authority-data": ca } }],
       users: [{ name, user: { token } }],
       contexts: [{ name, context: { cluster: "lab", user: name, namespace } }],
       "current-context": name,
     }),
   );
-  return path;
+  return opts.path;
 }
