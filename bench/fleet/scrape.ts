@@ -1,0 +1,151 @@
+/**
+ * Counters read at the edges of each measurement window: kube-apiserver's own /metrics (every client's requests,
+ * priority-and-fairness rejections), each agent's and the controller's /metrics; and what changed in between.
+ *
+ * @module
+ */
+import type { KubeTransport } from "../../kube/mod.ts";
+import { difference, parseSamples, sumBy, total } from "../../tests/support/prometheus.ts";
+import type { Sample } from "../../tests/support/prometheus.ts";
+import { pool } from "../../tests/support/measure.ts";
+
+/** Verbs of apiserver_request_total that change state (the apiserver's cleaned verbs). */
+const WRITE_VERBS = new Set([
+  "POST",
+  "PUT",
+  "PATCH",
+  "APPLY",
+  "DELETE",
+  "DELETECOLLECTION",
+  "CREATE",
+  "UPDATE",
+]);
+
+/** Whether an apiserver_request_total sample counts writes. */
+export function isWrite(labels: Readonly<Record<string, string>>): boolean {
+  return WRITE_VERBS.has(labels.verb);
+}
+
+const APISERVER_METRICS = new Set([
+  "apiserver_request_total",
+  "apiserver_flowcontrol_rejected_requests_total",
+]);
+
+/** The counters of interest at one moment. */
+export interface Snapshot {
+  /** performance.now() when taken. */
+  readonly at: number;
+  readonly apiserver: readonly Sample[];
+  /** One list per agent, in agent order (empty when an agent did not answer). */
+  readonly agents: readonly (readonly Sample[])[];
+  readonly controller: readonly Sample[];
+}
+
+/** Something that serves /metrics text. */
+export interface MetricsSource {
+  /** The /metrics text, or undefined when the process does not answer. */
+  metricsText(): Promise<string | undefined>;
+}
+
+/** Reads kube-apiserver's /metrics (needs a client allowed `get` on the `/metrics` non-resource URL). */
+export async function apiserverSamples(transport: KubeTransport): Promise<Sample[]> {
+  const body = await transport.request({
+    method: "GET",
+    path: "/metrics",
+    expect: "stream",
+    signal: AbortSignal.timeout(30_000),
+  });
+  return parseSamples(await new Response(body).text(), APISERVER_METRICS);
+}
+
+/** Takes a snapshot of the apiserver's, the agents' and the controller's counters. */
+export async function snapshot(
+  transport: KubeTransport,
+  agents: readonly MetricsSource[],
+  controller: MetricsSource,
+): Promise<Snapshot> {
+  const fromText = async (source: MetricsSource) => parseSamples((await source.metricsText()) ?? "");
+  const [apiserver, agentSamples, controllerSamples] = await Promise.all([
+    apiserverSamples(transport),
+    pool(agents, 10, fromText),
+    fromText(controller),
+  ]);
+  return { at: performance.now(), apiserver, agents: agentSamples, controller: controllerSamples };
+}
+
+/** What happened between two snapshots. */
+export interface WindowCounts {
+  readonly seconds: number;
+  /** apiserver writes by `resource[/subresource] VERB`, every client. */
+  readonly apiWrites: Map<string, number>;
+  /** apiserver answers with code 429. */
+  readonly tooManyRequests: number;
+  /** priority-and-fairness rejections by `priority level / flow schema / reason`. */
+  readonly rejected: Map<string, number>;
+  /** Writes the agents counted (all agents), by `resource verb` (failed ones marked). */
+  readonly agentWrites: Map<string, number>;
+  /** Writes the controller counted, by `resource verb` (failed ones marked). */
+  readonly controllerWrites: Map<string, number>;
+  /** Watch events per agent, by resource: one map per agent. */
+  readonly watchEventsPerAgent: Map<string, number>[];
+  /** Endpoint transitions (all agents) by the verdict reached (`healthy` | `unhealthy`). */
+  readonly transitions: Map<string, number>;
+  /** Probe results (all agents) by result. */
+  readonly probes: Map<string, number>;
+  /** Watch restarts (all agents), by resource. */
+  readonly watchRestarts: Map<string, number>;
+}
+
+const resourceKey = (l: Readonly<Record<string, string>>) =>
+  `${l.resource}${l.subresource ? `/${l.subresource}` : ""} ${l.verb}`;
+
+function agentsSum(
+  snap: Snapshot,
+  name: string,
+  key: (l: Readonly<Record<string, string>>) => string,
+): Map<string, number> {
+  return sumBy(snap.agents.flat(), name, key);
+}
+
+/** Counts what happened between `before` and `after`. */
+export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
+  const api = (snap: Snapshot, filter: (l: Readonly<Record<string, string>>) => boolean) =>
+    sumBy(snap.apiserver, "apiserver_request_total", resourceKey, filter);
+  const is429 = (l: Readonly<Record<string, string>>) => l.code === "429";
+  const rejectedKey = (l: Readonly<Record<string, string>>) =>
+    `${l.priority_level} / ${l.flow_schema} / ${l.reason}`;
+  const rejected = (s: Snapshot) =>
+    sumBy(s.apiserver, "apiserver_flowcontrol_rejected_requests_total", rejectedKey);
+  const agentWriteKey = (l: Readonly<Record<string, string>>) =>
+    `${l.resource} ${l.verb}${l.failed === "true" ? " (failed)" : ""}`;
+  const controllerWrites = (s: Snapshot, failed: "" | " (failed)") =>
+    sumBy(
+      s.controller,
+      failed ? "swh_controller_api_write_failures_total" : "swh_controller_api_writes_total",
+      (l) => `${l.resource} ${l.verb}${failed}`,
+    );
+  const byLabel = (label: string) => (l: Readonly<Record<string, string>>) => l[label] ?? "";
+  const perAgent = after.agents.map((samples, i) =>
+    difference(
+      sumBy(before.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
+      sumBy(samples, "swh_agent_watch_events_total", byLabel("resource")),
+    )
+  );
+  const diffAgents = (name: string, key: (l: Readonly<Record<string, string>>) => string) =>
+    difference(agentsSum(before, name, key), agentsSum(after, name, key));
+  return {
+    seconds: (after.at - before.at) / 1000,
+    apiWrites: difference(api(before, isWrite), api(after, isWrite)),
+    tooManyRequests: total(difference(api(before, is429), api(after, is429))),
+    rejected: difference(rejected(before), rejected(after)),
+    agentWrites: diffAgents("swh_agent_api_writes_total", agentWriteKey),
+    controllerWrites: new Map([
+      ...difference(controllerWrites(before, ""), controllerWrites(after, "")),
+      ...difference(controllerWrites(before, " (failed)"), controllerWrites(after, " (failed)")),
+    ]),
+    watchEventsPerAgent: perAgent,
+    transitions: diffAgents("swh_agent_endpoint_transitions_total", byLabel("to")),
+    probes: diffAgents("swh_agent_probes_total", byLabel("result")),
+    watchRestarts: diffAgents("swh_agent_watch_restarts_total", byLabel("resource")),
+  };
+}
