@@ -8,7 +8,7 @@ import { SwhResource } from "../../crds/resource.ts";
 import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
 import { Api, sleep } from "../../kube/mod.ts";
 import { pool } from "../../tests/support/measure.ts";
-import { sumBy, total } from "../../tests/support/prometheus.ts";
+import { parseSamples, sumBy, total } from "../../tests/support/prometheus.ts";
 import type { ClassUsage } from "./sampler.ts";
 import { apiserverSamples, isWrite, snapshot, windowCounts } from "./scrape.ts";
 import type { WindowCounts } from "./scrape.ts";
@@ -16,6 +16,7 @@ import { progress } from "./setup.ts";
 import type { Fleet } from "./setup.ts";
 import type { FleetPod } from "./topology.ts";
 
+const QUEUE_DEPTH = "swh_controller_queue_depth";
 /** SWHs created at once during the cold start. */
 const SWH_CONCURRENCY = 32;
 /** Resources the operator writes: what must fall quiet before the steady-state window. */
@@ -78,6 +79,12 @@ function swhBody(fleet: Fleet, name: string): ServiceWithHealthchecks {
   } as unknown as ServiceWithHealthchecks;
 }
 
+/** The controller's work-queue depth now ("?" when it does not answer). */
+async function controllerQueueDepth(fleet: Fleet): Promise<string> {
+  const samples = parseSamples((await fleet.operator.controller.metricsText()) ?? "", new Set([QUEUE_DEPTH]));
+  return samples.length ? String(total(sumBy(samples, QUEUE_DEPTH, () => ""))) : "?";
+}
+
 /** Creates every SWH at once and waits until each one's slices, Service and status are complete. */
 export async function coldStart(fleet: Fleet): Promise<ColdResult> {
   const swhs = Api.namespaced(fleet.transport, SwhResource, fleet.namespace);
@@ -103,7 +110,8 @@ export async function coldStart(fleet: Fleet): Promise<ColdResult> {
       lastLog = Date.now();
       progress(
         `cold: slices complete ${observer.slicesCompleteAt.size}/${names.length}, Services ` +
-          `${observer.serviceAt.size}, status all ready ${observer.statusReadyAt.size}`,
+          `${observer.serviceAt.size}, status all ready ${observer.statusReadyAt.size}; controller queue ` +
+          `${await controllerQueueDepth(fleet)}`,
       );
     }
     await sleep(200, fleet.signal);

@@ -7,6 +7,7 @@
 import { percentile } from "../../tests/support/measure.ts";
 import { failoverBoundMs } from "./phases.ts";
 import type { ChurnResult, ColdResult, FailoverSample, Window } from "./phases.ts";
+import type { Mean } from "./scrape.ts";
 import type { Fleet } from "./setup.ts";
 
 /** Prints a Markdown table with a heading line. */
@@ -140,6 +141,33 @@ function printWrites(windows: readonly Window[]): void {
       ...perWindowRows(windows, (w) => w.counts.controllerWrites, countAndRate).map((
         [k, ...v],
       ) => [`  ${k}`, ...v]),
+    ],
+  );
+}
+
+/** Where requests waited: priority-and-fairness queues, the controller's reconciles, dropped Events. */
+function printQueues(windows: readonly Window[]): void {
+  const meanRows = (pick: (w: Window) => ReadonlyMap<string, Mean>, unit: string, prefix: string) => {
+    const keys = new Set(windows.flatMap((w) => [...pick(w).keys()]));
+    return [...keys].sort().map((k) => [
+      `${prefix}${k}`,
+      ...windows.map((w) => {
+        const m = pick(w).get(k);
+        return m ? `${(m.mean * 1000).toFixed(unit === "ms" ? 0 : 1)} ms × ${count(m.count)}` : "–";
+      }),
+    ]);
+  };
+  printTable(
+    "2b. Waiting: mean priority-and-fairness queue wait per request, mean controller reconcile, dropped Events",
+    ["what", ...windowHeader(windows)],
+    [
+      ...meanRows((w) => w.counts.apfWait, "ms", "APF wait: "),
+      ...meanRows((w) => w.counts.reconciles, "ms", "controller reconcile: "),
+      ["agents' Events dropped by their rate limit", ...windows.map((w) => count(w.counts.eventsDropped))],
+      [
+        "agents' watch restarts",
+        ...windows.map((w) => count([...w.counts.watchRestarts.values()].reduce((a, b) => a + b, 0))),
+      ],
     ],
   );
 }
@@ -314,6 +342,7 @@ export function printResults(fleet: Fleet, r: FleetResults): void {
   );
   printCold(fleet, r);
   printWrites(r.windows);
+  printQueues(r.windows);
   printWatchEvents(r.windows, fleet.operator.agents.length);
   printChurn(fleet, r, r.windows);
   printFailover(fleet, r);

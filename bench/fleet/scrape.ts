@@ -26,9 +26,12 @@ export function isWrite(labels: Readonly<Record<string, string>>): boolean {
   return WRITE_VERBS.has(labels.verb);
 }
 
+const APF_WAIT = "apiserver_flowcontrol_request_wait_duration_seconds";
 const APISERVER_METRICS = new Set([
   "apiserver_request_total",
   "apiserver_flowcontrol_rejected_requests_total",
+  `${APF_WAIT}_sum`,
+  `${APF_WAIT}_count`,
 ]);
 
 /** The counters of interest at one moment. */
@@ -94,6 +97,31 @@ export interface WindowCounts {
   readonly probes: Map<string, number>;
   /** Watch restarts (all agents), by resource. */
   readonly watchRestarts: Map<string, number>;
+  /** Events the agents' rate limit dropped. */
+  readonly eventsDropped: number;
+  /** Mean time requests waited in priority-and-fairness queues, by `priority level / flow schema`. */
+  readonly apfWait: Map<string, Mean>;
+  /** The controller's reconciles with their mean duration, by `kind result`. */
+  readonly reconciles: Map<string, Mean>;
+}
+
+/** A count of observations with their mean (of a histogram's `_sum` / `_count`). */
+export interface Mean {
+  readonly count: number;
+  /** Mean in the histogram's unit (seconds). */
+  readonly mean: number;
+}
+
+/** Count and mean of histogram `name` between two sample sets, grouped by `key`. */
+function means(
+  before: readonly Sample[],
+  after: readonly Sample[],
+  name: string,
+  key: (l: Readonly<Record<string, string>>) => string,
+): Map<string, Mean> {
+  const sums = difference(sumBy(before, `${name}_sum`, key), sumBy(after, `${name}_sum`, key));
+  const counts = difference(sumBy(before, `${name}_count`, key), sumBy(after, `${name}_count`, key));
+  return new Map([...counts].map(([k, n]) => [k, { count: n, mean: (sums.get(k) ?? 0) / n }]));
 }
 
 const resourceKey = (l: Readonly<Record<string, string>>) =>
@@ -147,5 +175,18 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
     transitions: diffAgents("swh_agent_endpoint_transitions_total", byLabel("to")),
     probes: diffAgents("swh_agent_probes_total", byLabel("result")),
     watchRestarts: diffAgents("swh_agent_watch_restarts_total", byLabel("resource")),
+    eventsDropped: total(diffAgents("swh_agent_events_dropped_total", () => "")),
+    apfWait: means(
+      before.apiserver,
+      after.apiserver,
+      APF_WAIT,
+      (l) => `${l.priority_level} / ${l.flow_schema}`,
+    ),
+    reconciles: means(
+      before.controller,
+      after.controller,
+      "swh_controller_reconcile_duration_seconds",
+      (l) => l.kind ?? "",
+    ),
   };
 }
