@@ -77,7 +77,7 @@ async function main(): Promise<void> {
         async () => void (failed = await failover(fleet, new Set(churned.flappers))),
       ),
     );
-    const exited = await fleet.operator.exited();
+    const exited = fleet.operator.exited();
     printResults(fleet, { cold, windows, settled, churn: churned, recovered, failover: failed, exited });
   } finally {
     progress("cleaning up");

@@ -8,7 +8,6 @@
  */
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
 import { CONTROLLER_PERMISSIONS, withReadablePaths } from "../../deploy/permissions.ts";
-import { sleep } from "../../kube/mod.ts";
 import { appendOutput, REPO_ROOT, spawnAgent } from "../../tests/agent/helpers.ts";
 import type { AgentProcess } from "../../tests/agent/helpers.ts";
 import { installSwhCrd } from "../../tests/support/crd.ts";
@@ -89,11 +88,19 @@ export interface FleetOperatorOptions {
 
 /** The running agents and controller. */
 export class FleetOperator {
+  readonly #exits: string[] = [];
+  #stopping = false;
+
   private constructor(
     /** Agents in node order. */
     readonly agents: readonly (AgentProcess & MetricsSource)[],
     readonly controller: ControllerProcess,
-  ) {}
+  ) {
+    const watch = (name: string, child: Deno.ChildProcess) =>
+      child.status.then((s) => this.#stopping || this.#exits.push(`${name} (exit ${s.code})`));
+    agents.forEach((a, i) => watch(`agent ${i}`, a.child));
+    watch("controller", controller.child);
+  }
 
   /**
    * Starts the agents of `nodes` (a few at a time, each awaited until ready) and the controller. On failure
@@ -143,19 +150,13 @@ export class FleetOperator {
   }
 
   /** Names of processes that have exited although nobody stopped them. */
-  async exited(): Promise<string[]> {
-    const gone: string[] = [];
-    const check = async (name: string, child: Deno.ChildProcess) => {
-      const status = await Promise.race([child.status, sleep(0).then(() => undefined)]);
-      if (status) gone.push(`${name} (exit ${status.code})`);
-    };
-    for (const [i, a] of this.agents.entries()) await check(`agent ${i}`, a.child);
-    await check("controller", this.controller.child);
-    return gone;
+  exited(): string[] {
+    return [...this.#exits];
   }
 
   /** Stops the controller (SIGTERM, so it releases its lease) and kills the agents. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     await stopAll(this.agents, this.controller);
   }
 }

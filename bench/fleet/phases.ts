@@ -12,7 +12,7 @@ import { parseSamples, sumBy, total } from "../../tests/support/prometheus.ts";
 import type { ClassUsage } from "./sampler.ts";
 import { apiserverSamples, isWrite, snapshot, windowCounts } from "./scrape.ts";
 import type { WindowCounts } from "./scrape.ts";
-import { progress } from "./setup.ts";
+import { createSurely, progress } from "./setup.ts";
 import type { Fleet } from "./setup.ts";
 import type { FleetPod } from "./topology.ts";
 
@@ -94,7 +94,11 @@ export async function coldStart(fleet: Fleet): Promise<ColdResult> {
   const startedAt = Date.now();
   await pool(names, SWH_CONCURRENCY, async (name) => {
     fleet.signal.throwIfAborted();
-    await swhs.create(swhBody(fleet, name));
+    await createSurely(
+      () => swhs.create(swhBody(fleet, name)),
+      async () => (await swhs.getOpt(name)) !== undefined,
+      fleet.signal,
+    );
     createdAt.set(name, Date.now());
   });
   const createMs = Date.now() - startedAt;

@@ -8,6 +8,7 @@ import { percentile } from "../../tests/support/measure.ts";
 import { failoverBoundMs } from "./phases.ts";
 import type { ChurnResult, ColdResult, FailoverSample, Window } from "./phases.ts";
 import type { Mean } from "./scrape.ts";
+import { OTHERS } from "./sampler.ts";
 import type { Fleet } from "./setup.ts";
 
 /** Prints a Markdown table with a heading line. */
@@ -292,9 +293,11 @@ function printUsage(windows: readonly Window[]): void {
     ["class", "processes", ...windows.map((w) => `CPU ${w.name}`), ...windows.map((w) => `RSS ${w.name}`)],
     classes.map((name) => [
       name,
-      String(of(windows[0], name).processes),
+      name === OTHERS ? "–" : String(of(windows[0], name).processes),
       ...windows.map((w) => `${of(w, name).cpuPercent.toFixed(0)} %`),
-      ...windows.map((w) => `${of(w, name).rssMeanMiB.toFixed(0)} / ${of(w, name).rssMaxMiB.toFixed(0)}`),
+      ...windows.map((w) =>
+        name === OTHERS ? "–" : `${of(w, name).rssMeanMiB.toFixed(0)} / ${of(w, name).rssMaxMiB.toFixed(0)}`
+      ),
     ]),
   );
 }

@@ -24,8 +24,19 @@ export interface ClassUsage {
   readonly cpuPercent: number;
 }
 
+/** Busy CPU ticks of the whole machine so far (all cores; /proc/stat minus idle and iowait). */
+function machineBusyTicks(): number {
+  const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  return fields.slice(0, 8).reduce((a, b) => a + b, 0) - fields[3] - fields[4];
+}
+
+/** Name of the row for CPU used by processes outside every class (other work on a shared machine). */
+export const OTHERS = "everything else on the machine";
+
 interface Accumulator {
   readonly startedAt: number;
+  readonly machineStart: number;
   readonly startTicks: Map<number, number>;
   readonly rssSums: number[];
   readonly rssMax: number[];
@@ -49,6 +60,7 @@ export class ProcSampler {
     const acc: Accumulator = {
       startedAt: performance.now(),
       startTicks: this.#ticks(),
+      machineStart: machineBusyTicks(),
       rssSums: this.#classes.map(() => 0),
       rssMax: this.#classes.map(() => 0),
       samples: 0,
@@ -59,7 +71,8 @@ export class ProcSampler {
       this.#open.delete(acc);
       const seconds = (performance.now() - acc.startedAt) / 1000;
       const end = this.#ticks();
-      return this.#classes.map((c, i) => {
+      const percent = (ticks: number) => (ticks / CLOCK_TICKS_PER_SECOND / seconds) * 100;
+      const usage = this.#classes.map((c, i): ClassUsage => {
         let ticks = 0;
         for (const pid of c.pids) {
           ticks += (end.get(pid) ?? 0) - (acc.startTicks.get(pid) ?? end.get(pid) ?? 0);
@@ -69,9 +82,20 @@ export class ProcSampler {
           processes: c.pids.length,
           rssMeanMiB: acc.samples ? acc.rssSums[i] / acc.samples : 0,
           rssMaxMiB: acc.rssMax[i],
-          cpuPercent: (ticks / CLOCK_TICKS_PER_SECOND / seconds) * 100,
+          cpuPercent: percent(ticks),
         };
       });
+      // The machine is shared: what the classes did not use, someone else did.
+      const machine = percent(machineBusyTicks() - acc.machineStart);
+      const ours = usage.reduce((a, u) => a + u.cpuPercent, 0);
+      usage.push({
+        name: OTHERS,
+        processes: 0,
+        rssMeanMiB: 0,
+        rssMaxMiB: 0,
+        cpuPercent: Math.max(0, machine - ours),
+      });
+      return usage;
     };
   }
 

@@ -5,9 +5,20 @@
  *
  * @module
  */
-import { Api, HttpTransport, loadKubeconfig, Namespaces, Nodes, ServiceAccounts } from "../../kube/mod.ts";
+import {
+  Api,
+  HttpTransport,
+  isApiError,
+  KubeTransportError,
+  loadKubeconfig,
+  Namespaces,
+  Nodes,
+  Pods,
+  ServiceAccounts,
+  sleep,
+} from "../../kube/mod.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
-import { createPod } from "../../tests/agent/helpers.ts";
+import { createPod, setPodIps } from "../../tests/agent/helpers.ts";
 import { requireTestClusterDir, requireTestKubeconfig } from "../../tests/support/env.ts";
 import { createLocalAddresses } from "../../tests/support/local_addresses.ts";
 import { pool } from "../../tests/support/measure.ts";
@@ -70,6 +81,36 @@ export class Cleanup {
   }
 }
 
+/** Whether a failed request may be tried again: no answer, an overloaded server, or a server error. */
+function transient(error: unknown): boolean {
+  return error instanceof KubeTransportError ||
+    (isApiError(error) && (error.code === 429 || error.code >= 500));
+}
+
+/**
+ * Creates an object even when an overloaded apiserver answers too late: a create that timed out may still have
+ * happened, so it is looked up before being sent again (a POST is never repeated blindly). Resolves true when the
+ * first attempt succeeded, false when the object exists after a retry or lookup.
+ */
+export async function createSurely(
+  create: () => Promise<unknown>,
+  exists: () => Promise<boolean>,
+  signal: AbortSignal,
+  attempts = 8,
+): Promise<boolean> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await create();
+      return attempt === 1;
+    } catch (error) {
+      if (isApiError(error, 409)) return false;
+      if (!transient(error) || attempt >= attempts) throw error;
+      await sleep(1_000 * attempt, signal);
+      if (await exists().catch(() => false)) return false;
+    }
+  }
+}
+
 /** Progress lines on stderr, with the time since the benchmark started. */
 export function progress(line: string): void {
   console.error(`[fleet ${(performance.now() / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -87,7 +128,10 @@ async function step<T>(steps: [string, number][], name: string, fn: () => Promis
 export async function buildFleet(config: FleetConfig, cleanup: Cleanup, signal: AbortSignal): Promise<Fleet> {
   const cluster = readState(requireTestClusterDir());
   if (!cluster) throw new Error(`no cluster state in ${requireTestClusterDir()}`);
-  const transport = new HttpTransport(await loadKubeconfig({ paths: [requireTestKubeconfig()] }));
+  // A generous timeout: the apiserver under test may be overloaded, and the benchmark must outlast that.
+  const transport = new HttpTransport(await loadKubeconfig({ paths: [requireTestKubeconfig()] }), {
+    timeoutMs: 120_000,
+  });
   cleanup.add("close the admin connection", () => transport.close());
   const dir = config.logDir || await Deno.makeTempDir({ prefix: "swh-fleet-" });
   if (config.logDir) await Deno.mkdir(dir, { recursive: true });
@@ -111,6 +155,7 @@ export async function buildFleet(config: FleetConfig, cleanup: Cleanup, signal: 
   await waitFor(() => accounts.getOpt("default"), { timeoutMs: 30_000, what: "the default ServiceAccount" });
 
   const nodes = Api.cluster(transport, Nodes);
+  const pods = Api.namespaced(transport, Pods, namespace);
   cleanup.add(
     "delete the Node objects",
     () => pool(topology.nodes, 16, (n) => nodes.delete(n).catch(() => {})),
@@ -147,14 +192,23 @@ export async function buildFleet(config: FleetConfig, cleanup: Cleanup, signal: 
     steps,
     `${topology.pods.length} Pods (${POD_CONCURRENCY} at a time)`,
     () =>
-      pool(topology.pods, POD_CONCURRENCY, (pod) => {
+      pool(topology.pods, POD_CONCURRENCY, async (pod) => {
         signal.throwIfAborted();
-        return createPod({ transport, ns: namespace }, {
-          name: pod.name,
-          node: pod.node,
-          ips: [address(pod.index)],
-          labels: pod.swh ? { swh: pod.swh } : { "swh-bench": "unselected" },
-        });
+        const target = { transport, ns: namespace };
+        const ips = [address(pod.index)];
+        const clean = await createSurely(
+          () =>
+            createPod(target, {
+              name: pod.name,
+              node: pod.node,
+              ips,
+              labels: pod.swh ? { swh: pod.swh } : { "swh-bench": "unselected" },
+            }),
+          async () => (await pods.getOpt(pod.name)) !== undefined,
+          signal,
+        );
+        // After a retry the status may not have been set yet: setting it again is harmless.
+        if (!clean) await setPodIps(target, pod.name, ips);
       }),
   );
 
