@@ -34,9 +34,10 @@
 import { sleep } from "../kube/mod.ts";
 import { fleetConfig } from "./fleet/config.ts";
 import { churn, coldStart, failover, measured, recover, settle } from "./fleet/phases.ts";
-import type { ChurnResult, ColdResult, FailoverSample, Window } from "./fleet/phases.ts";
 import { printResults } from "./fleet/report.ts";
+import type { FleetResults } from "./fleet/report.ts";
 import { buildFleet, Cleanup, progress } from "./fleet/setup.ts";
+import type { Fleet } from "./fleet/setup.ts";
 
 /** Stops on the first signal (cleaning up); a second one exits at once. */
 function abortOnSignals(): AbortController {
@@ -51,34 +52,44 @@ function abortOnSignals(): AbortController {
   return abort;
 }
 
+/** Runs the phases in order, recording each result as soon as it exists (a failure keeps what came before). */
+async function runPhases(fleet: Fleet, results: FleetResults): Promise<void> {
+  const { windows } = results;
+  windows.push(await measured(fleet, "cold", async () => void (results.cold = await coldStart(fleet))));
+  progress(
+    results.cold?.converged ? "cold start converged" : "cold start did NOT converge before the timeout",
+  );
+  results.settled = await settle(fleet);
+  progress(`settled after ${(results.settled[0] / 1000).toFixed(0)} s; steady-state window`);
+  windows.push(await measured(fleet, "steady", () => sleep(fleet.config.steadySeconds * 1000, fleet.signal)));
+  progress("churn window");
+  windows.push(await measured(fleet, "churn", async () => void (results.churn = await churn(fleet))));
+  results.recovered = await recover(fleet);
+  progress(`recovered after ${(results.recovered[0] / 1000).toFixed(0)} s; failover`);
+  const flappers = new Set(results.churn?.flappers);
+  windows.push(
+    await measured(fleet, "failover", async () => void (results.failover = await failover(fleet, flappers))),
+  );
+}
+
 async function main(): Promise<void> {
   const config = fleetConfig((name) => Deno.env.get(name));
   const abort = abortOnSignals();
   const cleanup = new Cleanup();
   try {
     const fleet = await buildFleet(config, cleanup, abort.signal);
-    const windows: Window[] = [];
-    let cold!: ColdResult;
-    windows.push(await measured(fleet, "cold", async () => void (cold = await coldStart(fleet))));
-    progress(cold.converged ? "cold start converged" : "cold start did NOT converge before the timeout");
-    const settled = await settle(fleet);
-    progress(`settled after ${(settled[0] / 1000).toFixed(0)} s; steady-state window`);
-    windows.push(await measured(fleet, "steady", () => sleep(config.steadySeconds * 1000, abort.signal)));
-    progress("churn window");
-    let churned!: ChurnResult;
-    windows.push(await measured(fleet, "churn", async () => void (churned = await churn(fleet))));
-    const recovered = await recover(fleet);
-    progress(`recovered after ${(recovered[0] / 1000).toFixed(0)} s; failover`);
-    let failed!: FailoverSample[];
-    windows.push(
-      await measured(
-        fleet,
-        "failover",
-        async () => void (failed = await failover(fleet, new Set(churned.flappers))),
-      ),
-    );
-    const exited = fleet.operator.exited();
-    printResults(fleet, { cold, windows, settled, churn: churned, recovered, failover: failed, exited });
+    const results: FleetResults = { windows: [], exited: [] };
+    try {
+      await runPhases(fleet, results);
+    } catch (error) {
+      if (abort.signal.aborted) throw error;
+      // An overloaded machine can make a phase fail: what was measured until then is still worth printing.
+      results.stoppedBy = error instanceof Error ? error.message : String(error);
+      progress(`stopped early: ${results.stoppedBy}`);
+    }
+    results.exited = fleet.operator.exited();
+    printResults(fleet, results);
+    if (results.stoppedBy) Deno.exitCode = 1;
   } finally {
     progress("cleaning up");
     await cleanup.run();

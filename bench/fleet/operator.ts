@@ -69,7 +69,9 @@ function spawnController(kubeconfig: string, logFile: string): ControllerProcess
     child,
     async metricsText() {
       try {
-        const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`);
+        const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
+          signal: AbortSignal.timeout(10_000),
+        });
         return res.ok ? await res.text() : (await res.body?.cancel(), undefined);
       } catch {
         return undefined;

@@ -109,17 +109,21 @@ export async function coldStart(fleet: Fleet): Promise<ColdResult> {
       m.size >= names.length
     );
   let lastLog = 0;
+  let interval = fleet.sampler.begin();
   while (!done() && Date.now() < deadline) {
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
+      const cpu = interval().map((u) => `${u.name} ${u.cpuPercent.toFixed(0)}`).join(", ");
+      interval = fleet.sampler.begin();
       progress(
         `cold: slices complete ${observer.slicesCompleteAt.size}/${names.length}, Services ` +
           `${observer.serviceAt.size}, status all ready ${observer.statusReadyAt.size}; controller queue ` +
-          `${await controllerQueueDepth(fleet)}`,
+          `${await controllerQueueDepth(fleet)}; CPU % since the last line: ${cpu}`,
       );
     }
     await sleep(200, fleet.signal);
   }
+  interval();
   return { startedAt, createMs, createdAt, converged: done() };
 }
 

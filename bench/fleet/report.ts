@@ -54,18 +54,20 @@ export function meanMax(values: readonly number[]): string {
   return `${mean.toFixed(1)} / ${Math.max(...values)}`;
 }
 
-/** Everything the run measured (windows that did not run are absent). */
+/** Everything the run measured, filled in phase by phase (a run stopped early lacks the later phases). */
 export interface FleetResults {
-  readonly cold: ColdResult;
-  readonly windows: readonly Window[];
+  cold?: ColdResult;
+  windows: Window[];
   /** [ms waited, quiet reached] before the steady window. */
-  readonly settled: [number, boolean];
-  readonly churn: ChurnResult;
+  settled?: [number, boolean];
+  churn?: ChurnResult;
   /** [ms waited, every SWH complete again] after the churn. */
-  readonly recovered: [number, boolean];
-  readonly failover: readonly FailoverSample[];
+  recovered?: [number, boolean];
+  failover?: readonly FailoverSample[];
   /** Processes that died although nobody stopped them. */
-  readonly exited: readonly string[];
+  exited: readonly string[];
+  /** Why the run stopped before the end, if it did. */
+  stoppedBy?: string;
 }
 
 function milestoneRow(
@@ -82,19 +84,19 @@ function milestoneRow(
 }
 
 /** The cold-start table. */
-function printCold(fleet: Fleet, r: FleetResults): void {
+function printCold(fleet: Fleet, cold: ColdResult): void {
   const swhs = fleet.topology.swhs.size;
   const o = fleet.observer;
   printTable(
     `1. Cold start: ${count(swhs)} SWHs created at once (in ${
-      seconds(r.cold.createMs)
+      seconds(cold.createMs)
     }); per SWH from its create, ` +
       `"all" from the first create`,
     ["milestone", "reached", "p50", "p99", "max", "all"],
     [
-      milestoneRow("slices hold all its endpoints", o.slicesCompleteAt, r.cold, swhs),
-      milestoneRow("its Service exists", o.serviceAt, r.cold, swhs),
-      milestoneRow("status: all endpoints ready", o.statusReadyAt, r.cold, swhs),
+      milestoneRow("slices hold all its endpoints", o.slicesCompleteAt, cold, swhs),
+      milestoneRow("its Service exists", o.serviceAt, cold, swhs),
+      milestoneRow("status: all endpoints ready", o.statusReadyAt, cold, swhs),
     ],
   );
 }
@@ -194,7 +196,7 @@ function printWatchEvents(windows: readonly Window[], agents: number): void {
 function printChurn(fleet: Fleet, r: FleetResults, windows: readonly Window[]): void {
   const o = fleet.observer;
   const churnWindow = windows.find((w) => w.name === "churn");
-  const flapperIps = new Set(r.churn.flappers.map((p) => fleet.address(p.index)));
+  const flapperIps = new Set((r.churn?.flappers ?? []).map((p) => fleet.address(p.index)));
   const during = (
     w: Window | undefined,
   ) => (w ? o.withdrawals.filter((x) => x.at >= w.from && x.at < w.to) : []);
@@ -205,16 +207,14 @@ function printChurn(fleet: Fleet, r: FleetResults, windows: readonly Window[]): 
       0,
     );
   const endpoints = [...fleet.topology.swhs.values()].reduce((a, v) => a + v.length, 0);
-  const rows: string[][] = [
-    [
+  const rows: string[][] = [];
+  if (r.churn && churnWindow) {
+    rows.push([
       "flapping backends",
       `${r.churn.flappers.length} of ${
         count(endpoints)
       } endpoints, down/up ~${fleet.config.flapSeconds} s each`,
-    ],
-    ["backend stops", count(r.churn.stops)],
-  ];
-  if (churnWindow) {
+    ], ["backend stops", count(r.churn.stops)]);
     const t = churnWindow.counts.transitions;
     rows.push(
       [
@@ -239,10 +239,12 @@ function printChurn(fleet: Fleet, r: FleetResults, windows: readonly Window[]): 
     ]);
   }
   rows.push(["**healthy endpoints withdrawn**, whole run", count(o.healthyWithdrawals(firstWindow).length)]);
-  rows.push([
-    "recovery after churn: every SWH complete again",
-    `${seconds(r.recovered[0])}${r.recovered[1] ? "" : " (not reached)"}`,
-  ]);
+  if (r.recovered) {
+    rows.push([
+      "recovery after churn: every SWH complete again",
+      `${seconds(r.recovered[0])}${r.recovered[1] ? "" : " (not reached)"}`,
+    ]);
+  }
   printTable(
     "4. Churn: a fraction of the backends flap; flips of healthy endpoints (backend never stopped) must be 0",
     ["what", "value"],
@@ -262,13 +264,13 @@ function printChurn(fleet: Fleet, r: FleetResults, windows: readonly Window[]): 
 }
 
 /** Failover latencies against the bound. */
-function printFailover(fleet: Fleet, r: FleetResults): void {
+function printFailover(fleet: Fleet, samples: readonly FailoverSample[]): void {
   const bound = failoverBoundMs(fleet);
-  const latencies = r.failover.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs]));
+  const latencies = samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs]));
   const [p50, p99, max] = spread(latencies);
   const t = fleet.config.transitionPeriodSeconds;
   printTable(
-    `5. Failover: ${r.failover.length} healthy backends stopped at random moments → endpoint out of its slice (watched)`,
+    `5. Failover: ${samples.length} healthy backends stopped at random moments → endpoint out of its slice (watched)`,
     ["what", "value"],
     [
       ["p50 / p99 / max", `${p50} / ${p99} / ${max}`],
@@ -279,7 +281,7 @@ function printFailover(fleet: Fleet, r: FleetResults): void {
         } + 1 s)`,
       ],
       ["over the bound", count(latencies.filter((l) => l > bound).length)],
-      ["not withdrawn within bound + 30 s", count(r.failover.length - latencies.length)],
+      ["not withdrawn within bound + 30 s", count(samples.length - latencies.length)],
     ],
   );
 }
@@ -337,19 +339,24 @@ export function printResults(fleet: Fleet, r: FleetResults): void {
     ["setup step (not measured)", "took"],
     [
       ...fleet.setupSteps.map(([name, ms]) => [name, seconds(ms)]),
-      [
-        "settle before the steady window",
-        `${seconds(r.settled[0])}${r.settled[1] ? "" : " (writes never stopped)"}`,
-      ],
+      ...(r.settled
+        ? [[
+          "settle before the steady window",
+          `${seconds(r.settled[0])}${r.settled[1] ? "" : " (writes never stopped)"}`,
+        ]]
+        : []),
     ],
   );
-  printCold(fleet, r);
-  printWrites(r.windows);
-  printQueues(r.windows);
-  printWatchEvents(r.windows, fleet.operator.agents.length);
-  printChurn(fleet, r, r.windows);
-  printFailover(fleet, r);
-  printUsage(r.windows);
+  if (r.cold) printCold(fleet, r.cold);
+  if (r.windows.length) {
+    printWrites(r.windows);
+    printQueues(r.windows);
+    printWatchEvents(r.windows, fleet.operator.agents.length);
+    printChurn(fleet, r, r.windows);
+  }
+  if (r.failover) printFailover(fleet, r.failover);
+  if (r.windows.length) printUsage(r.windows);
   printLogSummary(fleet.logDir);
   if (r.exited.length) console.log(`\nprocesses that exited on their own: ${r.exited.join(", ")}`);
+  if (r.stoppedBy) console.log(`\n**stopped early**: ${r.stoppedBy}`);
 }

@@ -50,15 +50,24 @@ export interface MetricsSource {
   metricsText(): Promise<string | undefined>;
 }
 
-/** Reads kube-apiserver's /metrics (needs a client allowed `get` on the `/metrics` non-resource URL). */
+/**
+ * Reads kube-apiserver's /metrics (needs a client allowed `get` on the `/metrics` non-resource URL); an overloaded
+ * apiserver gets two minutes and three tries.
+ */
 export async function apiserverSamples(transport: KubeTransport): Promise<Sample[]> {
-  const body = await transport.request({
-    method: "GET",
-    path: "/metrics",
-    expect: "stream",
-    signal: AbortSignal.timeout(30_000),
-  });
-  return parseSamples(await new Response(body).text(), APISERVER_METRICS);
+  for (let attempt = 1;; attempt++) {
+    try {
+      const body = await transport.request({
+        method: "GET",
+        path: "/metrics",
+        expect: "stream",
+        signal: AbortSignal.timeout(120_000),
+      });
+      return parseSamples(await new Response(body).text(), APISERVER_METRICS);
+    } catch (error) {
+      if (attempt >= 3) throw new Error(`kube-apiserver /metrics: ${error}`, { cause: error });
+    }
+  }
 }
 
 /** Takes a snapshot of the apiserver's, the agents' and the controller's counters. */

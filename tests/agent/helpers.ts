@@ -346,7 +346,8 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
   if (opts.logFile) appendOutput(child, opts.logFile);
   const ops = async (path: string) => {
     try {
-      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`);
+      // Bounded: a starved agent must not hang its caller.
+      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`, { signal: AbortSignal.timeout(10_000) });
       return { status: res.status, text: await res.text() };
     } catch {
       return undefined;
