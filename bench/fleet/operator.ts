@@ -70,7 +70,7 @@ function spawnController(kubeconfig: string, logFile: string): ControllerProcess
     async metricsText() {
       try {
         const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(30_000),
         });
         return res.ok ? await res.text() : (await res.body?.cancel(), undefined);
       } catch {

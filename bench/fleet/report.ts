@@ -134,6 +134,14 @@ function printWrites(windows: readonly Window[]): void {
         [k, ...v],
       ) => [`  ${k}`, ...v]),
       [
+        "programs counted below (answered both scrapes)",
+        ...windows.map((w) =>
+          `${w.counts.agentsCounted} agents${
+            w.counts.controllerCounted ? " + controller" : ", no controller"
+          }`
+        ),
+      ],
+      [
         "agents' own count (swh_agent_api_writes_total)",
         ...windows.map((w) => countAndRate(sum(w.counts.agentWrites), w)),
       ],
@@ -180,15 +188,16 @@ function printWatchEvents(windows: readonly Window[], agents: number): void {
   const resources = new Set(
     windows.flatMap((w) => w.counts.watchEventsPerAgent.flatMap((m) => [...m.keys()])),
   );
-  const cell = (w: Window, resource: string) => {
-    const values = w.counts.watchEventsPerAgent.map((m) => m.get(resource) ?? 0);
-    while (values.length < agents) values.push(0);
-    return meanMax(values);
-  };
+  const cell = (w: Window, resource: string) =>
+    meanMax(w.counts.watchEventsPerAgent.map((m) => m.get(resource) ?? 0));
   printTable(
-    "3. Watch events received per agent (swh_agent_watch_events_total): mean / max over agents",
+    "3. Watch events received per agent (swh_agent_watch_events_total): mean / max over the agents that " +
+      "answered both scrapes of the window",
     ["resource", ...windowHeader(windows)],
-    [...resources].sort().map((r) => [r, ...windows.map((w) => cell(w, r))]),
+    [
+      ...[...resources].sort().map((r) => [r, ...windows.map((w) => cell(w, r))]),
+      ["agents counted", ...windows.map((w) => `${w.counts.agentsCounted}/${agents}`)],
+    ],
   );
 }
 

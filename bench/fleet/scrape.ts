@@ -39,9 +39,10 @@ export interface Snapshot {
   /** performance.now() when taken. */
   readonly at: number;
   readonly apiserver: readonly Sample[];
-  /** One list per agent, in agent order (empty when an agent did not answer). */
-  readonly agents: readonly (readonly Sample[])[];
-  readonly controller: readonly Sample[];
+  /** One list per agent, in agent order; undefined when the agent did not answer (a starved agent may not). */
+  readonly agents: readonly (readonly Sample[] | undefined)[];
+  /** Undefined when the controller did not answer. */
+  readonly controller: readonly Sample[] | undefined;
 }
 
 /** Something that serves /metrics text. */
@@ -70,17 +71,25 @@ export async function apiserverSamples(transport: KubeTransport): Promise<Sample
   }
 }
 
+/** A program's samples, asking up to three times; undefined when it never answered. */
+async function programSamples(source: MetricsSource): Promise<Sample[] | undefined> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const text = await source.metricsText();
+    if (text !== undefined) return parseSamples(text);
+  }
+  return undefined;
+}
+
 /** Takes a snapshot of the apiserver's, the agents' and the controller's counters. */
 export async function snapshot(
   transport: KubeTransport,
   agents: readonly MetricsSource[],
   controller: MetricsSource,
 ): Promise<Snapshot> {
-  const fromText = async (source: MetricsSource) => parseSamples((await source.metricsText()) ?? "");
   const [apiserver, agentSamples, controllerSamples] = await Promise.all([
     apiserverSamples(transport),
-    pool(agents, 10, fromText),
-    fromText(controller),
+    pool(agents, 25, programSamples),
+    programSamples(controller),
   ]);
   return { at: performance.now(), apiserver, agents: agentSamples, controller: controllerSamples };
 }
@@ -88,6 +97,10 @@ export async function snapshot(
 /** What happened between two snapshots. */
 export interface WindowCounts {
   readonly seconds: number;
+  /** Agents that answered both scrapes: the agents' counters below are theirs only. */
+  readonly agentsCounted: number;
+  /** Whether the controller answered both scrapes (else its counters below are empty). */
+  readonly controllerCounted: boolean;
   /** apiserver writes by `resource[/subresource] VERB`, every client. */
   readonly apiWrites: Map<string, number>;
   /** apiserver answers with code 429. */
@@ -138,10 +151,11 @@ const resourceKey = (l: Readonly<Record<string, string>>) =>
 
 function agentsSum(
   snap: Snapshot,
+  counted: readonly number[],
   name: string,
   key: (l: Readonly<Record<string, string>>) => string,
 ): Map<string, number> {
-  return sumBy(snap.agents.flat(), name, key);
+  return sumBy(counted.flatMap((i) => snap.agents[i] ?? []), name, key);
 }
 
 /** Counts what happened between `before` and `after`. */
@@ -155,23 +169,29 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
     sumBy(s.apiserver, "apiserver_flowcontrol_rejected_requests_total", rejectedKey);
   const agentWriteKey = (l: Readonly<Record<string, string>>) =>
     `${l.resource} ${l.verb}${l.failed === "true" ? " (failed)" : ""}`;
+  // A program missing from either scrape would have its whole counter attributed to one window: leave it out.
+  const counted = after.agents.flatMap((samples, i) => (samples && before.agents[i] ? [i] : []));
+  const controllerCounted = before.controller !== undefined && after.controller !== undefined;
+  const controller = (s: Snapshot) => (controllerCounted ? s.controller ?? [] : []);
   const controllerWrites = (s: Snapshot, failed: "" | " (failed)") =>
     sumBy(
-      s.controller,
+      controller(s),
       failed ? "swh_controller_api_write_failures_total" : "swh_controller_api_writes_total",
       (l) => `${l.resource} ${l.verb}${failed}`,
     );
   const byLabel = (label: string) => (l: Readonly<Record<string, string>>) => l[label] ?? "";
-  const perAgent = after.agents.map((samples, i) =>
+  const perAgent = counted.map((i) =>
     difference(
       sumBy(before.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
-      sumBy(samples, "swh_agent_watch_events_total", byLabel("resource")),
+      sumBy(after.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
     )
   );
   const diffAgents = (name: string, key: (l: Readonly<Record<string, string>>) => string) =>
-    difference(agentsSum(before, name, key), agentsSum(after, name, key));
+    difference(agentsSum(before, counted, name, key), agentsSum(after, counted, name, key));
   return {
     seconds: (after.at - before.at) / 1000,
+    agentsCounted: counted.length,
+    controllerCounted,
     apiWrites: difference(api(before, isWrite), api(after, isWrite)),
     tooManyRequests: total(difference(api(before, is429), api(after, is429))),
     rejected: difference(rejected(before), rejected(after)),
@@ -192,8 +212,8 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
       (l) => `${l.priority_level} / ${l.flow_schema}`,
     ),
     reconciles: means(
-      before.controller,
-      after.controller,
+      controller(before),
+      controller(after),
       "swh_controller_reconcile_duration_seconds",
       (l) => l.kind ?? "",
     ),

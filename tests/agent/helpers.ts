@@ -347,7 +347,7 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
   const ops = async (path: string) => {
     try {
       // Bounded: a starved agent must not hang its caller.
-      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`, { signal: AbortSignal.timeout(30_000) });
       return { status: res.status, text: await res.text() };
     } catch {
       return undefined;
