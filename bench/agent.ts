@@ -17,6 +17,8 @@ import {
   withCluster,
 } from "../tests/agent/helpers.ts";
 import type { TestContext } from "../tests/agent/helpers.ts";
+import { CLOCK_TICKS_PER_SECOND, percentile, procStats } from "../tests/support/measure.ts";
+import type { ProcStats } from "../tests/support/measure.ts";
 
 const TRIALS = Number(Deno.env.get("SWH_BENCH_TRIALS") ?? 20);
 const ENDPOINTS = Number(Deno.env.get("SWH_BENCH_ENDPOINTS") ?? 1000);
@@ -24,10 +26,6 @@ const STEADY_SECONDS = Number(Deno.env.get("SWH_BENCH_STEADY_SECONDS") ?? 60);
 /** `--v8-flags` value for the spawned agent instead of the deployed runtime flags (A/B runs; "" = none). */
 const V8_FLAGS = Deno.env.get("SWH_BENCH_AGENT_V8_FLAGS");
 const rows: [string, string][] = [];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 /** Resolves with the time the watch first shows no endpoint with `ip` (a DELETED slice counts). */
 async function watchGone(ctx: TestContext, name: string, ip: string, signal: AbortSignal): Promise<number> {
@@ -89,12 +87,11 @@ async function failover(): Promise<void> {
   });
 }
 
-function procStats(pid: number): { rssMiB: number; cpuTicks: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { rssMiB: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) };
+/** Stats of the agent under measurement, which must still run. */
+function agentStats(pid: number): ProcStats {
+  const stats = procStats(pid);
+  if (!stats) throw new Error(`agent process ${pid} is gone`);
+  return stats;
 }
 
 async function scale(): Promise<void> {
@@ -133,18 +130,17 @@ async function scale(): Promise<void> {
       await new Promise((r) => setTimeout(r, 3000));
       const writes0 = await agent.metric("swh_agent_api_writes_total");
       const probes0 = await agent.metric("swh_agent_probes_total");
-      const s0 = procStats(agent.child.pid);
+      const s0 = agentStats(agent.child.pid);
       const start = performance.now();
       let peakRss = s0.rssMiB;
       while (performance.now() - start < STEADY_SECONDS * 1000) {
         await new Promise((r) => setTimeout(r, 1000));
-        peakRss = Math.max(peakRss, procStats(agent.child.pid).rssMiB);
+        peakRss = Math.max(peakRss, agentStats(agent.child.pid).rssMiB);
       }
       const elapsed = (performance.now() - start) / 1000;
-      const s1 = procStats(agent.child.pid);
+      const s1 = agentStats(agent.child.pid);
       const writes = (await agent.metric("swh_agent_api_writes_total")) - writes0;
       const probes = (await agent.metric("swh_agent_probes_total")) - probes0;
-      const ticks = 100; // USER_HZ on Linux
       rows.push([`steady-state API writes over ${elapsed.toFixed(0)} s`, `${writes} (must be 0)`]);
       rows.push([
         `probes per second (${ENDPOINTS} endpoints, period 1 s)`,
@@ -156,7 +152,9 @@ async function scale(): Promise<void> {
       ]);
       rows.push([
         `agent CPU with ${ENDPOINTS} endpoints`,
-        `${(((s1.cpuTicks - s0.cpuTicks) / ticks / elapsed) * 100).toFixed(1)} % of one core`,
+        `${
+          (((s1.cpuTicks - s0.cpuTicks) / CLOCK_TICKS_PER_SECOND / elapsed) * 100).toFixed(1)
+        } % of one core`,
       ]);
     } finally {
       await agent.kill();

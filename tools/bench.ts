@@ -20,15 +20,25 @@ function benchScripts(names: string[]): string[] {
 async function main(names: string[]): Promise<number> {
   requirePrerequisites("lab");
   const scripts = benchScripts(names);
-  return await withCluster("bench", async (state) => {
+  return await withCluster("bench", async (state, signal) => {
     let failed = 0;
     for (const script of scripts) {
+      if (signal.aborted) break;
       console.log(`\n=== bench/${script}.ts`);
-      const { code } = await new Deno.Command(Deno.execPath(), {
+      const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `bench/${script}.ts`],
         env: clusterEnv(state),
         stdin: "null",
-      }).spawn().status;
+      }).spawn();
+      // A signal to the runner alone (not the terminal's process group) must still let the script clean up.
+      const forward = () => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already exited */ }
+      };
+      signal.addEventListener("abort", forward, { once: true });
+      const { code } = await child.status;
+      signal.removeEventListener("abort", forward);
       if (code !== 0) {
         console.log(`=== bench/${script}.ts FAILED (exit ${code})`);
         failed++;

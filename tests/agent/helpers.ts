@@ -102,8 +102,11 @@ export interface PodSpecInput {
   finalizers?: string[];
 }
 
+/** Where pods are created: a transport and a namespace (a {@link TestContext} is one). */
+export type PodTarget = Pick<TestContext, "transport" | "ns">;
+
 /** Creates a Pod bound to `node` and sets its status as a kubelet would: Running, Ready, with `ips`. */
-export async function createPod(ctx: TestContext, p: PodSpecInput): Promise<IPod> {
+export async function createPod(ctx: PodTarget, p: PodSpecInput): Promise<IPod> {
   const pods = Api.namespaced(ctx.transport, Pods, ctx.ns);
   await pods.create({
     metadata: { name: p.name, labels: p.labels ?? { app: "web" }, finalizers: p.finalizers },
@@ -116,7 +119,7 @@ export async function createPod(ctx: TestContext, p: PodSpecInput): Promise<IPod
 }
 
 /** Sets a pod's IPs (and Running/Ready) through the status subresource. */
-export async function setPodIps(ctx: TestContext, name: string, ips: string[]): Promise<IPod> {
+export async function setPodIps(ctx: PodTarget, name: string, ips: string[]): Promise<IPod> {
   const now = metaTime(new Date());
   return await Api.namespaced(ctx.transport, Pods, ctx.ns).patch(name, {
     type: "merge",
@@ -317,11 +320,36 @@ export interface SpawnAgentOptions {
   readonly env?: Record<string, string>;
   /** Deno/V8 runtime flags instead of the deployed ones ({@link AGENT_RUNTIME_FLAGS}), e.g. for A/B benchmarks. */
   readonly runtimeFlags?: readonly string[];
+  /** Kubeconfig instead of the test cluster's admin one, e.g. a service-account token's (RBAC applies). */
+  readonly kubeconfig?: string;
+  /** Append the agent's stdout and stderr to this file instead of inheriting them (many agents at once). */
+  readonly logFile?: string;
+}
+
+/**
+ * Drains a child's piped stdout and stderr into `path` (appending) as the lines come, so the child never blocks on
+ * a full pipe and the file can be read while it runs (`pipeTo(file.writable)` showed nothing until the child exited).
+ */
+export function appendOutput(child: Deno.ChildProcess, path: string): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    const file = Deno.openSync(path, { write: true, create: true, append: true });
+    void (async () => {
+      try {
+        for await (const chunk of stream) {
+          for (let written = 0; written < chunk.length;) written += file.writeSync(chunk.subarray(written));
+        }
+      } catch {
+        /* the child is gone */
+      } finally {
+        file.close();
+      }
+    })();
+  }
 }
 
 /** Starts `agent/main.ts` for `node` with the deployed flags (deploy/permissions.ts), against the test cluster. */
 export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentProcess {
-  const kubeconfig = requireTestKubeconfig();
+  const kubeconfig = opts.kubeconfig ?? requireTestKubeconfig();
   // The admin kubeconfig names its certificate files, which sit next to it.
   const kubeDir = kubeconfig.slice(0, kubeconfig.lastIndexOf("/"));
   const opsPort = freePort();
@@ -341,12 +369,14 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
       ...opts.env,
     },
     stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdout: opts.logFile ? "piped" : "inherit",
+    stderr: opts.logFile ? "piped" : "inherit",
   }).spawn();
+  if (opts.logFile) appendOutput(child, opts.logFile);
   const ops = async (path: string) => {
     try {
-      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`);
+      // Bounded: a starved agent must not hang its caller.
+      const res = await fetch(`http://127.0.0.1:${opsPort}${path}`, { signal: AbortSignal.timeout(30_000) });
       return { status: res.status, text: await res.text() };
     } catch {
       return undefined;

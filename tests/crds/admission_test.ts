@@ -12,6 +12,7 @@ import { formatSwhErrors, validateSwh } from "../../crds/validate.ts";
 import { kubectl, kubectlOk, type KubectlResult } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
 import { installSwhCrd } from "../support/crd.ts";
+import { pool } from "../support/measure.ts";
 import { type CorpusCase, loadCorpus } from "./corpus.ts";
 
 /** The user guide's web and smtp examples name this namespace; a manifest's own namespace must exist. */
@@ -62,20 +63,6 @@ function applyStatus(
       status,
     }),
   );
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight, keeping order. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /** What the apiserver said about one manifest: accepted (with the defaulted object) or rejected (with why). */

@@ -41,19 +41,29 @@ async function ip(args: string[], stdin?: string): Promise<void> {
   }
 }
 
+/** 198.18.0.0/15 as 32 blocks of 16 × 256 addresses; a set starts at a block and skips its first 256. */
+const BLOCK_SIZE = 4096;
+const BLOCKS = 32;
+const SKIPPED = 256;
+
+/** Most IPv4 addresses one set can hold (fleet benchmarks need ten thousand). */
+export const MAX_LOCAL_ADDRESSES = BLOCKS * BLOCK_SIZE - SKIPPED;
+
 /**
- * Creates an interface with `count` IPv4 addresses (198.18.B.1 … within one random /20 block) and `count6` IPv6
- * addresses (fd5a:5748:B::1 …), all local.
+ * Creates an interface with `count` IPv4 addresses (198.18.B.1 … from a random /20 block B on, spanning as many
+ * consecutive blocks as `count` needs) and `count6` IPv6 addresses (fd5a:5748:B::1 …), all local.
  */
 export async function createLocalAddresses(count: number, count6 = 0): Promise<LocalAddresses> {
-  const block = Math.floor(Math.random() * 32); // 32 blocks of 16 × 256 addresses in 198.18.0.0/15
+  if (count > MAX_LOCAL_ADDRESSES) throw new Error(`at most ${MAX_LOCAL_ADDRESSES} IPv4 addresses per set`);
+  // A large set spans several blocks; the random start is drawn among the blocks where it still fits.
+  const span = Math.ceil((count + SKIPPED) / BLOCK_SIZE);
+  const block = Math.floor(Math.random() * (BLOCKS - span + 1));
   const name = `swha${crypto.randomUUID().slice(0, 8)}`;
   const v4 = (i: number) => {
-    const n = block * 4096 + 256 + i; // skip .0.x of the block
+    const n = block * BLOCK_SIZE + SKIPPED + i; // skip .0.x of the block
     return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
   };
   const v6 = (i: number) => `fd5a:5748:${block.toString(16)}::${(i + 1).toString(16)}`;
-  if (count > 4096 - 256) throw new Error("at most 3840 IPv4 addresses per set");
   await ip(["link", "add", name, "type", "bridge"]);
   let disposed = false;
   const dispose = async () => {

@@ -72,21 +72,27 @@ export class LabOperator {
     );
     // Programs in node namespaces cannot reach the registries: fill Deno's cache from here first.
     await run(Deno.execPath(), ["cache", CONTROLLER_MAIN, AGENT_MAIN]);
+    const tokenKubeconfig = (serviceAccount: string, name: string, server: string, boundPod?: string) =>
+      writeTokenKubeconfig({
+        kubectl: (args) => lab.kubectl(args),
+        namespace,
+        serviceAccount,
+        name,
+        server,
+        caCert: lab.cluster.pki.caCert,
+        path: `${lab.dir}/${name}.kubeconfig`,
+        boundPod,
+      });
     const agentServer = `https://${LAB_GATEWAY}:${new URL(lab.cluster.apiserverUrl).port}`;
     const agentKubeconfigs = new Map<string, string>();
     for (const node of nodes) {
-      const token = await agentPodToken(lab, namespace, node.name);
-      agentKubeconfigs.set(node.name, writeKubeconfig(lab, `swh-agent-${node.name}`, agentServer, token));
+      const pod = await createAgentPod((args, stdin) => lab.kubectl(args, stdin), namespace, node.name);
+      agentKubeconfigs.set(node.name, await tokenKubeconfig("swh-agent", pod, agentServer, pod));
     }
     const operator = new LabOperator(
       lab,
       namespace,
-      writeKubeconfig(
-        lab,
-        "swh-controller",
-        lab.cluster.apiserverUrl,
-        (await lab.kubectl(["-n", namespace, "create", "token", "swh-controller", "--duration=24h"])).trim(),
-      ),
+      await tokenKubeconfig("swh-controller", "swh-controller", lab.cluster.apiserverUrl),
       agentKubeconfigs,
     );
     for (let i = 0; i < controllerReplicas; i++) operator.startController(`swh-controller-${i}`);
@@ -161,12 +167,19 @@ export class LabOperator {
   }
 }
 
+/** kubectl as the cluster admin: arguments and optional stdin; returns stdout. */
+export type AdminKubectl = (args: string[], stdin?: string) => Promise<string>;
+
 /**
- * A token of the agents' service account bound to a Pod standing for the agent's DaemonSet pod on `node`, as a
- * kubelet would give it: the apiserver puts the node's name into such a token, and deploy/admission.yaml confines
- * each agent to its own node by it. The Pod never runs (the lab has no kubelet); it only carries the binding.
+ * Creates the Pod standing for the agent's DaemonSet pod on `node` and returns its name: a token bound to it
+ * carries the node's name, as a kubelet's would, and deploy/admission.yaml confines each agent to its own node by
+ * it. The Pod never runs (there is no kubelet); it only carries the binding.
  */
-async function agentPodToken(lab: Lab, namespace: string, node: string): Promise<string> {
+export async function createAgentPod(
+  kubectl: AdminKubectl,
+  namespace: string,
+  node: string,
+): Promise<string> {
   const name = `swh-agent-${node}`;
   // What PodSecurity "restricted" (the namespace's level) requires of any pod.
   const pod = {
@@ -184,36 +197,59 @@ async function agentPodToken(lab: Lab, namespace: string, node: string): Promise
       }],
     },
   };
-  await lab.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], JSON.stringify(pod));
-  const uid = (await lab.kubectl(["-n", namespace, "get", "pod", name, "-o", "jsonpath={.metadata.uid}"]))
-    .trim();
-  return (await lab.kubectl([
-    "-n",
-    namespace,
-    "create",
-    "token",
-    "swh-agent",
-    "--duration=24h",
-    "--bound-object-kind=Pod",
-    `--bound-object-name=${name}`,
-    `--bound-object-uid=${uid}`,
-  ])).trim();
+  await kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], JSON.stringify(pod));
+  return name;
 }
 
-/** Writes a kubeconfig `name.kubeconfig` authenticating with `token` (a service account's, so RBAC applies). */
-function writeKubeconfig(lab: Lab, name: string, server: string, token: string): string {
-  const ca = btoa(Deno.readTextFileSync(lab.cluster.pki.caCert));
-  const path = `${lab.dir}/${name}.kubeconfig`;
+/** What {@link writeTokenKubeconfig} needs. */
+export interface TokenKubeconfigOptions {
+  /** kubectl as the cluster admin (to mint the token); returns stdout. */
+  kubectl: (args: string[]) => Promise<string>;
+  /** Namespace of the service account. */
+  namespace: string;
+  /** Name of the service account (default: `name`). */
+  serviceAccount?: string;
+  /** Name of the kubeconfig's user and context. */
+  name: string;
+  /** Apiserver URL as the program will reach it. */
+  server: string;
+  /** Path of the cluster CA certificate (PEM). */
+  caCert: string;
+  /** Where to write the kubeconfig. */
+  path: string;
+  /** A Pod in `namespace` to bind the token to (see {@link createAgentPod}). */
+  boundPod?: string;
+}
+
+/**
+ * Writes a kubeconfig authenticating as a service account with a real token (valid 24 h), so RBAC,
+ * priority-and-fairness and admission treat the program as in a cluster; the CA is embedded, so the file is all
+ * it reads.
+ */
+export async function writeTokenKubeconfig(opts: TokenKubeconfigOptions): Promise<string> {
+  const { namespace, name } = opts;
+  const bound = opts.boundPod === undefined ? [] : [
+    "--bound-object-kind=Pod",
+    `--bound-object-name=${opts.boundPod}`,
+    `--bound-object-uid=${
+      (await opts.kubectl(["-n", namespace, "get", "pod", opts.boundPod, "-o", "jsonpath={.metadata.uid}"]))
+        .trim()
+    }`,
+  ];
+  const account = opts.serviceAccount ?? name;
+  const token =
+    (await opts.kubectl(["-n", namespace, "create", "token", account, "--duration=24h", ...bound])).trim();
+  const ca = btoa(Deno.readTextFileSync(opts.caCert));
   Deno.writeTextFileSync(
-    path,
+    opts.path,
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "lab", cluster: { server, "certificate-authority-data": ca } }],
+      clusters: [{ name: "lab", cluster: { server: opts.server, "certificate-authority-data": ca } }],
       users: [{ name, user: { token } }],
       contexts: [{ name, context: { cluster: "lab", user: name } }],
       "current-context": name,
     }),
   );
-  return path;
+  return opts.path;
 }

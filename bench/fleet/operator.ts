@@ -1,0 +1,184 @@
+/**
+ * The operator as deployed, on the benchmark's fleet: the manifests of deploy/ (namespace, CRDs, RBAC, flow
+ * control and admission policies), one agent process per node and one controller process, each with the
+ * permission and runtime flags of deploy/permissions.ts and a token of its service account — every agent the same
+ * `swh-agent` account, bound to a Pod on its node as a DaemonSet pod's token is — so RBAC, priority-and-fairness
+ * and the admission policies treat them as in a cluster.
+ *
+ * @module
+ */
+import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
+import { CONTROLLER_PERMISSIONS, withReadablePaths } from "../../deploy/permissions.ts";
+import { appendOutput, REPO_ROOT, spawnAgent } from "../../tests/agent/helpers.ts";
+import type { AgentProcess } from "../../tests/agent/helpers.ts";
+import { installSwhCrd } from "../../tests/support/crd.ts";
+import { kubectlGet, kubectlOk } from "../../tests/support/kubectl.ts";
+import { pool } from "../../tests/support/measure.ts";
+import { waitFor } from "../../tests/support/wait.ts";
+import { run } from "../../tools/cluster/exec.ts";
+import { freePort } from "../../tools/cluster/network.ts";
+import { createAgentPod, writeTokenKubeconfig } from "../../tools/lab/operator.ts";
+import type { MetricsSource } from "./scrape.ts";
+
+const DEPLOY = `${REPO_ROOT}deploy/`;
+/** Agents started at once: each start compiles nothing (cached) but still costs a CPU-second of loading. */
+const AGENT_START_CONCURRENCY = 8;
+/** Log level of a program: the deployed default (info) unless `AGENT_LOG` / `CONTROLLER_LOG` say otherwise. */
+const LOG_LEVEL = (env: string) => Deno.env.get(env) ?? "info";
+
+/** Applies deploy/'s namespace, CRDs, RBAC, flow control and admission policies; true when the namespace is new. */
+export async function installOperatorManifests(): Promise<boolean> {
+  const fresh = (await kubectlGet(["namespace", DEFAULT_OPERATOR_NAMESPACE])) === undefined;
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", `${DEPLOY}namespace.yaml`]);
+  await installSwhCrd();
+  for (const file of ["rbac.yaml", "flowcontrol.yaml", "admission.yaml"]) {
+    await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", `${DEPLOY}${file}`]);
+  }
+  return fresh;
+}
+
+/** A controller process with its ops port. */
+interface ControllerProcess extends MetricsSource {
+  readonly child: Deno.ChildProcess;
+}
+
+function spawnController(kubeconfig: string, logFile: string): ControllerProcess {
+  const opsPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...withReadablePaths(CONTROLLER_PERMISSIONS, [kubeconfig]), "controller/main.ts"],
+    cwd: REPO_ROOT,
+    env: {
+      KUBECONFIG: kubeconfig,
+      POD_NAME: "fleet-controller",
+      SWH_NAMESPACE: DEFAULT_OPERATOR_NAMESPACE,
+      SWH_OPS_PORT: String(opsPort),
+      SWH_LOG_LEVEL: LOG_LEVEL("CONTROLLER_LOG"),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  appendOutput(child, logFile);
+  return {
+    child,
+    async metricsText() {
+      try {
+        const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
+          signal: AbortSignal.timeout(30_000),
+        });
+        return res.ok ? await res.text() : (await res.body?.cancel(), undefined);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Where the programs reach the apiserver and keep their files. */
+export interface FleetOperatorOptions {
+  readonly apiserverUrl: string;
+  readonly caCert: string;
+  /** Kubeconfigs and logs go here. */
+  readonly dir: string;
+}
+
+/** The running agents and controller. */
+export class FleetOperator {
+  readonly #exits: string[] = [];
+  #stopping = false;
+
+  private constructor(
+    /** Agents in node order. */
+    readonly agents: readonly (AgentProcess & MetricsSource)[],
+    readonly controller: ControllerProcess,
+  ) {
+    const watch = (name: string, child: Deno.ChildProcess) =>
+      child.status.then((s) => this.#stopping || this.#exits.push(`${name} (exit ${s.code})`));
+    agents.forEach((a, i) => watch(`agent ${i}`, a.child));
+    watch("controller", controller.child);
+  }
+
+  /**
+   * Starts the agents of `nodes` (a few at a time, each awaited until ready) and the controller. On failure
+   * whatever was started is stopped again.
+   */
+  static async start(nodes: readonly string[], opts: FleetOperatorOptions): Promise<FleetOperator> {
+    // Fill Deno's module cache once, so a hundred processes do not race to fill it.
+    await run(Deno.execPath(), ["cache", "agent/main.ts", "controller/main.ts"], { cwd: REPO_ROOT });
+    const token = (serviceAccount: string, name: string, boundPod?: string) =>
+      writeTokenKubeconfig({
+        kubectl: kubectlOk,
+        namespace: DEFAULT_OPERATOR_NAMESPACE,
+        serviceAccount,
+        name,
+        server: opts.apiserverUrl,
+        caCert: opts.caCert,
+        path: `${opts.dir}/${name}.kubeconfig`,
+        boundPod,
+      });
+    const agentKubeconfigs: string[] = [];
+    await pool(nodes, AGENT_START_CONCURRENCY, async (node, i) => {
+      const pod = await createAgentPod(kubectlOk, DEFAULT_OPERATOR_NAMESPACE, node);
+      agentKubeconfigs[i] = await token("swh-agent", pod, pod);
+    });
+    const controllerKubeconfig = await token("swh-controller", "swh-controller");
+    const agents: (AgentProcess & MetricsSource)[] = [];
+    let controller: ControllerProcess | undefined;
+    try {
+      await pool(nodes, AGENT_START_CONCURRENCY, async (node, i) => {
+        const agent = spawnAgent(node, {
+          kubeconfig: agentKubeconfigs[i],
+          logFile: `${opts.dir}/agent-${node}.log`,
+          env: { SWH_LOG_LEVEL: LOG_LEVEL("AGENT_LOG") },
+        });
+        agents[i] = { ...agent, metricsText: async () => (await agent.ops("/metrics"))?.text };
+        await agent.ready(180_000);
+      });
+      controller = spawnController(controllerKubeconfig, `${opts.dir}/controller.log`);
+      await waitFor(async () => (await controller!.metricsText()) !== undefined, {
+        timeoutMs: 60_000,
+        what: "the controller's ops server",
+      });
+      return new FleetOperator(agents, controller);
+    } catch (error) {
+      await stopAll(agents, controller);
+      throw error;
+    }
+  }
+
+  /** Process ids of the agents. */
+  get agentPids(): number[] {
+    return this.agents.map((a) => a.child.pid);
+  }
+
+  /** Names of processes that have exited although nobody stopped them. */
+  exited(): string[] {
+    return [...this.#exits];
+  }
+
+  /** Stops the controller (SIGTERM, so it releases its lease) and kills the agents. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await stopAll(this.agents, this.controller);
+  }
+}
+
+async function stopAll(
+  agents: readonly AgentProcess[],
+  controller: ControllerProcess | undefined,
+): Promise<void> {
+  if (controller) {
+    try {
+      controller.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        controller.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, 5_000);
+    await controller.child.status;
+    clearTimeout(timer);
+  }
+  // Agents started in parallel fill the array out of order: a failed start leaves holes.
+  await Promise.all(agents.filter((a) => a).map((a) => a.kill()));
+}
