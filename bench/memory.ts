@@ -12,7 +12,8 @@
  *
  * A `--flags` value is a space-separated list of runtime flags and `NAME=value` environment settings, e.g.
  * `--flags "--v8-flags=--max-semi-space-size=2"` or `--flags "MALLOC_ARENA_MAX=2 deployed"`; `deployed` stands
- * for deploy/permissions.ts `AGENT_RUNTIME_FLAGS`, `none` for no flag. Measurement-only flags (`--expose-gc`)
+ * for deploy/permissions.ts `AGENT_RUNTIME_FLAGS`, `none` for no flag, `--root=DIR` runs the agent of another
+ * checkout (before/after comparisons: `git archive <commit> | tar -x -C DIR`). Measurement-only flags (`--expose-gc`)
  * are added by the module-set children, never to the candidates.
  *
  * @module
@@ -35,20 +36,35 @@ export interface Candidate {
   readonly flags: string[];
   /** Environment additions. */
   readonly env: Record<string, string>;
+  /** Another checkout to run the agent from (`--root=DIR`, e.g. a `git archive` of a base commit). */
+  readonly root?: string;
+  /** Agent what-ifs for this candidate (`--pods=compact`, `--hide-swh-status`, `--kubeconfig=json`). */
+  readonly podShape?: "full" | "compact";
+  readonly hideSwhStatus?: boolean;
+  readonly kubeconfigFormat?: "yaml" | "json";
+  /** Probing what-if: modules imported before probing starts (`--preload=yaml`, `--preload=./crds/validate.ts`). */
+  readonly preload?: string[];
 }
 
 /** Parses one `--flags` value (see module docs). */
 export function parseCandidate(text: string): Candidate {
   const flags: string[] = [];
   const env: Record<string, string> = {};
+  const candidate: { -readonly [K in keyof Candidate]?: Candidate[K] } = {};
   for (const word of text.split(/\s+/).filter(Boolean)) {
     if (word === "deployed") flags.push(...AGENT_RUNTIME_FLAGS);
-    else if (word === "none") continue;
+    else if (word.startsWith("--root=")) candidate.root = word.slice(7);
+    else if (word.startsWith("--pods=")) candidate.podShape = word.endsWith("=compact") ? "compact" : "full";
+    else if (word === "--hide-swh-status") candidate.hideSwhStatus = true;
+    else if (word.startsWith("--preload=")) candidate.preload = [...candidate.preload ?? [], word.slice(10)];
+    else if (word.startsWith("--kubeconfig=")) {
+      candidate.kubeconfigFormat = word.endsWith("=json") ? "json" : "yaml";
+    } else if (word === "none") continue;
     else if (/^[A-Z_][A-Z0-9_]*=/.test(word)) {
       env[word.slice(0, word.indexOf("="))] = word.slice(word.indexOf("=") + 1);
     } else flags.push(word);
   }
-  return { label: text, flags, env };
+  return { ...candidate, label: text, flags, env };
 }
 
 /** `--v8-flags=a,b` merged with `extra` V8 flags into one `--v8-flags` (Deno takes one list). */
@@ -124,13 +140,13 @@ async function probing(candidates: Candidate[], targetCount: number, seconds: nu
   try {
     for (let r = 0; r < rounds; r++) {
       for (const c of candidates) {
-        let report = await runProbing(c.flags, targets, seconds, 5, c.env);
+        let report = await runProbing(c.flags, targets, seconds, 5, c.env, c.preload);
         // Failures against listeners that always accept mean the machine starved the prober (timeouts), which
         // also inflates its memory (connects pile up): such a run says nothing about the flags. Repeat it.
         for (let retry = 1; report.failures > 0 && retry <= 3; retry++) {
           console.log(`round ${r + 1} ${c.label}: ${report.failures} failures (machine busy), repeating`);
           discarded++;
-          report = await runProbing(c.flags, targets, seconds, 5, c.env);
+          report = await runProbing(c.flags, targets, seconds, 5, c.env, c.preload);
         }
         console.log(
           `round ${r + 1} ${c.label}: RSS ${report.rss.toFixed(0)} MiB (peak ${
@@ -179,7 +195,7 @@ async function probing(candidates: Candidate[], targetCount: number, seconds: nu
   );
 }
 
-async function agent(candidates: Candidate[], pods: number, seconds: number, rounds: number, format: string) {
+async function agent(candidates: Candidate[], pods: number, seconds: number, rounds: number) {
   const results = new Map<string, AgentRunReport[]>();
   for (let r = 0; r < rounds; r++) {
     for (const c of candidates) {
@@ -187,22 +203,22 @@ async function agent(candidates: Candidate[], pods: number, seconds: number, rou
         label: c.label,
         flags: c.flags,
         env: c.env,
+        root: c.root,
         pods,
         seconds,
-        kubeconfigFormat: format === "json" ? "json" : "yaml",
+        kubeconfigFormat: c.kubeconfigFormat ?? "yaml",
         inspect: args.includes("--inspect"),
-        podShape: option("--pods", "full") === "compact" ? "compact" : "full",
-        hideSwhStatus: args.includes("--hide-swh-status"),
+        podShape: c.podShape ?? "full",
+        hideSwhStatus: c.hideSwhStatus ?? false,
       });
       console.log(`round ${r + 1} ${JSON.stringify(report)}`);
       results.set(c.label, [...results.get(c.label) ?? [], report]);
     }
   }
-  const podBytes = [...results.values()][0][0].podBytes;
   console.log(
-    `\nAgent process (agent/main.ts, deployed permissions) against the fake apiserver, ${format} kubeconfig, ` +
-      `${option("--pods", "full")} pods${args.includes("--hide-swh-status") ? ", SWH status hidden" : ""}; ` +
-      `idle = ready, no SWH; loaded = ${pods} pods (${podBytes} B of JSON each) selected by one SWH, TCP, ` +
+    `\nAgent process (agent/main.ts, deployed permissions) against the fake apiserver (YAML kubeconfig, full ` +
+      "pods, SWH status sent unless the candidate says otherwise); " +
+      `idle = ready, no SWH; loaded = ${pods} pods (pod B = one stored pod's JSON) selected by one SWH, TCP, ` +
       `period 1 s; ${seconds} s windows, ${rounds} interleaved rounds; median (min–max).`,
   );
   printTable(
@@ -217,6 +233,7 @@ async function agent(candidates: Candidate[], pods: number, seconds: number, rou
       "loaded anon",
       "CPU %",
       "writes",
+      "pod B",
     ],
     candidates.map((c) => {
       const rs = results.get(c.label)!;
@@ -232,6 +249,7 @@ async function agent(candidates: Candidate[], pods: number, seconds: number, rou
         col((r) => r.loadedAnon),
         col((r) => r.loadedCpu * 100, 1),
         col((r) => r.loadedWrites),
+        String(rs[0].podBytes),
       ];
     }),
   );
@@ -253,8 +271,11 @@ async function main(): Promise<void> {
   }
   if (chosen.includes("probing")) await probing(candidates, targets, seconds, rounds);
   if (chosen.includes("agent")) {
-    await agent(candidates, targets, seconds, rounds, option("--kubeconfig", "yaml"));
+    await agent(candidates, targets, seconds, rounds);
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  await main();
+  Deno.exit(0);
+}

@@ -214,6 +214,8 @@ export interface RunAgentOptions {
   flags: readonly string[];
   /** Extra environment of the agent. */
   env: Record<string, string>;
+  /** Checkout whose agent/main.ts runs (default this one). */
+  root?: string;
   /** Pods to create on the agent's node (0: idle only). */
   pods: number;
   /** Seconds of each measured window. */
@@ -271,7 +273,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<AgentRunReport> {
         ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
         "agent/main.ts",
       ],
-      cwd: new URL("../../", import.meta.url).pathname,
+      cwd: opts.root ?? new URL("../../", import.meta.url).pathname,
       env: {
         NODE_NAME: NODE,
         KUBECONFIG: path,

@@ -281,7 +281,11 @@ export function startFakeApiserver(options: FakeApiserverOptions): FakeApiserver
         }
         watches.add(watch);
         const timeout = Number(url.searchParams.get("timeoutSeconds") || 0);
-        if (timeout > 0) setTimeout(() => watch.close(), timeout * 1000);
+        if (timeout > 0) {
+          const timer = setTimeout(() => watch.close(), timeout * 1000);
+          // A pending watch timeout must not keep the benchmark process alive after close().
+          Deno.unrefTimer(timer);
+        }
         return new Response(body, { headers: { "content-type": "application/json" } });
       }
       const all = [...b.values()].filter(inScope);

@@ -46,7 +46,11 @@ interface ChildReport {
 const self = new URL(import.meta.url).pathname;
 
 /** Child: probes `targets` at period 1 s; warm-up `warmup` s, then measures `seconds` s (signalled on stdout). */
-async function child(seconds: number, warmup: number): Promise<void> {
+async function child(seconds: number, warmup: number, preload: string[]): Promise<void> {
+  // Modules the agent would also have loaded (e.g. `yaml`, `node:net`): does their presence change probing?
+  for (const spec of preload) {
+    await import(spec.startsWith("./") ? new URL(`../../${spec}`, import.meta.url).href : spec);
+  }
   const { runProbe } = await import("../../probes/run.ts");
   const { createScheduler } = await import("../../probes/scheduler.ts");
   const targets: { ip: string; port: number }[] = JSON.parse(await new Response(Deno.stdin.readable).text());
@@ -102,6 +106,7 @@ export async function runProbing(
   seconds: number,
   warmup = 5,
   env: Record<string, string> = {},
+  preload: readonly string[] = [],
 ): Promise<ProbingReport> {
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
@@ -114,6 +119,7 @@ export async function runProbing(
       String(seconds),
       "--warmup",
       String(warmup),
+      ...preload.flatMap((p) => ["--preload", p]),
     ],
     env,
     stdin: "piped",
@@ -160,6 +166,7 @@ if (import.meta.main && Deno.args.includes("--child")) {
     const i = Deno.args.indexOf(name);
     return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
   };
-  await child(arg("--seconds", 40), arg("--warmup", 5));
+  const preload = Deno.args.flatMap((a, i) => a === "--preload" ? [Deno.args[i + 1]] : []);
+  await child(arg("--seconds", 40), arg("--warmup", 5), preload);
   Deno.exit(0);
 }
