@@ -343,7 +343,13 @@ export async function runAgent(opts: RunAgentOptions): Promise<AgentRunReport> {
       loadedWrites = totalWrites(api) - writes0;
       podBytes = JSON.stringify(api.list(PODS)[0]).length;
       if (inspector) {
+        const fmt = (rows: { space: string; committed: number; used: number }[]) =>
+          rows.map((r) => `${r.space} ${r.committed.toFixed(1)}/${r.used.toFixed(1)}`).join(", ");
+        console.log(
+          `${opts.label}: V8 spaces under load, committed/used MiB: ${fmt(await inspector.spaces())}`,
+        );
         loadedHeap = (await inspector.heapAfterGc()).used;
+        console.log(`${opts.label}: V8 spaces after a full GC: ${fmt(await inspector.spaces())}`);
         loadedRssAfterGc = procMemory(pid).rss;
         console.log(`${opts.label}: heap snapshot of the loaded agent, self size by constructor (MiB):`);
         for (const row of await inspector.snapshotSummary()) {

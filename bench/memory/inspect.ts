@@ -12,6 +12,8 @@ export interface Inspector {
   call(method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Full GC, then `Runtime.getHeapUsage` (MiB). */
   heapAfterGc(): Promise<{ used: number; total: number }>;
+  /** V8 heap spaces (node:v8 `getHeapSpaceStatistics`, loaded into the inspected process): committed/used MiB. */
+  spaces(): Promise<{ space: string; committed: number; used: number }[]>;
   /** Heap snapshot, self sizes summed by node name (constructor or string kind), largest first, MiB. */
   snapshotSummary(top?: number): Promise<{ name: string; count: number; mib: number }[]>;
   close(): void;
@@ -60,6 +62,16 @@ export async function connectInspector(port: number): Promise<Inspector> {
       await call("HeapProfiler.collectGarbage");
       const usage = await call("Runtime.getHeapUsage");
       return { used: mib(usage.usedSize), total: mib(usage.totalSize) };
+    },
+    async spaces() {
+      const result = await call("Runtime.evaluate", {
+        expression: `import("node:v8").then((v8) => JSON.stringify(v8.default.getHeapSpaceStatistics()
+          .map((s) => ({ space: s.space_name, committed: s.physical_space_size / 1048576,
+            used: s.space_used_size / 1048576 })).filter((s) => s.committed > 0)))`,
+        awaitPromise: true,
+        returnByValue: true,
+      });
+      return JSON.parse((result.result as { value: string }).value);
     },
     async snapshotSummary(top = 25) {
       chunks = [];

@@ -231,7 +231,7 @@ export const MODULE_SETS: readonly ModuleSet[] = [
     },
   },
   {
-    name: "kube/mod.ts (+ config.ts, which imports yaml)",
+    name: "kube/mod.ts (config.ts imports yaml only to parse YAML)",
     imports: ["./kube/mod.ts"],
   },
   {
