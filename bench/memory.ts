@@ -4,17 +4,26 @@
  *
  * Usage: `./deno run -A bench/memory.ts [modules] [probing] [agent] [options]` (no part named: modules and
  * agent with the deployed flags; `./deno task bench memory` runs that too, ignoring its cluster).
- * - `modules`: one process per module set (bench/memory/modules.ts), RSS after GC, with the agent's flags.
- * - `probing`: the scheduler + `runProbe` against `--targets` loopback TCP listeners at period 1 s, for every
- *   `--flags` candidate, `--rounds` interleaved rounds of `--seconds` each (A, B, A, B: the machine is shared).
- * - `agent`: agent/main.ts with the deployed permissions and flags against bench/memory/fake_apiserver.ts:
- *   idle, then with `--targets` pods probed (TCP), for every `--flags` candidate.
+ * - `modules`: one process per module set (bench/memory/modules.ts), RSS after GC, with the agent's flags;
+ *   `--repeats N` (default 3).
+ * - `probing`: the scheduler + `runProbe` against `--targets` (default 1,000) loopback TCP listeners at period
+ *   1 s, for every `--flags` candidate, `--rounds` (default 2) interleaved rounds of `--seconds` (default 40)
+ *   each: A, B, A, B, because the machine is shared. A run with probe failures (the machine starved the prober)
+ *   is repeated, up to 3 times.
+ * - `agent`: agent/main.ts with the deployed permissions against bench/memory/fake_apiserver.ts: idle (ready,
+ *   no SWH), then `--targets` pods on its node selected by one SWH with a TCP probe at period 1 s. `--inspect`
+ *   adds V8 space sizes, the heap after a full GC and a heap snapshot summary (diagnosis; skews RSS a little).
  *
- * A `--flags` value is a space-separated list of runtime flags and `NAME=value` environment settings, e.g.
- * `--flags "--v8-flags=--max-semi-space-size=2"` or `--flags "MALLOC_ARENA_MAX=2 deployed"`; `deployed` stands
- * for deploy/permissions.ts `AGENT_RUNTIME_FLAGS`, `none` for no flag, `--root=DIR` runs the agent of another
- * checkout (before/after comparisons: `git archive <commit> | tar -x -C DIR`). Measurement-only flags (`--expose-gc`)
- * are added by the module-set children, never to the candidates.
+ * A `--flags` value is one candidate: a space-separated list of
+ * - runtime flags (`--v8-flags=…`, `--no-code-cache`), `deployed` (deploy/permissions.ts `AGENT_RUNTIME_FLAGS`)
+ *   or `none`;
+ * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`);
+ * - what-ifs: `--root=DIR` runs the agent of another checkout (before/after: `git archive <commit> | tar -x -C
+ *   DIR`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
+ *   the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
+ *   import a module first, e.g. `yaml` or `./crds/validate.ts`).
+ * Example: `--flags deployed --flags "deployed --v8-flags=--optimize-for-size"`. Measurement-only V8 flags
+ * (`--expose-gc`) are added by the module-set children only, never to the candidates.
  *
  * @module
  */
@@ -64,7 +73,8 @@ export function parseCandidate(text: string): Candidate {
       env[word.slice(0, word.indexOf("="))] = word.slice(word.indexOf("=") + 1);
     } else flags.push(word);
   }
-  return { ...candidate, label: text, flags, env };
+  // Several `--v8-flags` (e.g. `deployed` plus one more) become one list, the form deploy/ uses.
+  return { ...candidate, label: text, flags: withV8Flags(flags, []), env };
 }
 
 /** `--v8-flags=a,b` merged with `extra` V8 flags into one `--v8-flags` (Deno takes one list). */
