@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isIP } from "node:net";
+import { ipVersion } from "./ip.ts";
 import type { ProbeResult, ProbeTarget } from "./types.ts";
 
 /** A probe whose configuration cannot work (bad target, header, PEM...); reported as a failure, never thrown out. */
@@ -20,7 +20,7 @@ export class ProbeConfigError extends Error {
  * is the endpoint's address, whatever `host` says.
  */
 export function checkTarget(target: ProbeTarget): void {
-  if (typeof target.ip !== "string" || isIP(target.ip) === 0) {
+  if (typeof target.ip !== "string" || ipVersion(target.ip) === 0) {
     throw new ProbeConfigError(`target ip ${JSON.stringify(target.ip)} is not an IP address`);
   }
   if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {

@@ -1,17 +1,45 @@
 /**
  * Runs one probe of any mode: the single entry point the scheduler and the agent call.
  *
+ * The HTTP and PostgreSQL probes are loaded on their first use: they bring Deno's Node compatibility layer
+ * (`node:net`, `node:tls`) and the npm `postgres` driver, ~11 MiB of resident memory together (bench/memory.ts),
+ * which an agent whose probes are all TCP never needs. The specifiers are string literals, so `deno compile`
+ * still embeds both modules and `deno run` needs no read permission for them.
+ *
  * @module
  */
 import { describeError } from "./deadline.ts";
-import { probeHttp } from "./http.ts";
-import { probePostgres } from "./postgres.ts";
 import { probeTcp } from "./tcp.ts";
 import type { ProbeResult, ProbeSpec, ProbeTarget } from "./types.ts";
+
+type HttpModule = typeof import("./http.ts");
+type PostgresModule = typeof import("./postgres.ts");
+
+let httpModule: Promise<HttpModule> | undefined;
+let postgresModule: Promise<PostgresModule> | undefined;
+
+/** The HTTP probe module, imported once (a failed import is retried on the next probe). */
+function loadHttp(): Promise<HttpModule> {
+  return httpModule ??= import("./http.ts").catch((error) => {
+    httpModule = undefined;
+    throw error;
+  });
+}
+
+/** The PostgreSQL probe module, imported once (a failed import is retried on the next probe). */
+function loadPostgres(): Promise<PostgresModule> {
+  return postgresModule ??= import("./postgres.ts").catch((error) => {
+    postgresModule = undefined;
+    throw error;
+  });
+}
 
 /**
  * Dispatches on `spec.mode`. Never rejects: an unknown mode or a bug inside a probe becomes `ok: false`, because
  * one bad probe definition must not take down the agent probing every other endpoint.
+ *
+ * The first HTTP or PostgreSQL probe of the process waits for its module to load (tens of milliseconds) before
+ * its own timeout starts.
  */
 export async function runProbe(
   target: ProbeTarget,
@@ -25,10 +53,10 @@ export async function runProbe(
         return await probeTcp(target, spec, signal);
       case "HTTP":
         if (!spec.http) break;
-        return await probeHttp(target, spec, signal);
+        return await (await loadHttp()).probeHttp(target, spec, signal);
       case "PostgreSQL":
         if (!spec.postgreSQL) break;
-        return await probePostgres(target, spec, signal);
+        return await (await loadPostgres()).probePostgres(target, spec, signal);
     }
     const mode = (spec as { mode?: unknown }).mode;
     return failed(`invalid probe: mode ${JSON.stringify(mode)} without its settings block`, startedAt);

@@ -80,10 +80,11 @@ Deno.test("run: a healthy server is not failed when this process was blocked thr
   const changes: HealthChange[] = [];
   const done: ProbeCompletion[] = [];
   let blocked = 0;
-  // The first probe is started, then the event loop is blocked for 1.5 s: longer than the 1 s timeout.
+  // The first probe is started, then the event loop is blocked for 1.5 s: longer than the 1 s timeout. The block
+  // comes a timer turn later, once the probe (its module loaded by the warm-up below) has armed its deadline.
   const blockingRun: ProbeRunner = (target, spec, signal) => {
     const pending = runProbe(target, spec, signal);
-    if (blocked++ === 0) blockEventLoop(1_500);
+    if (blocked++ === 0) setTimeout(() => blockEventLoop(1_500), 0);
     return pending;
   };
   const scheduler = createScheduler({
@@ -93,6 +94,12 @@ Deno.test("run: a healthy server is not failed when this process was blocked thr
     random: () => 0,
   });
   try {
+    // The HTTP probe's module is loaded on first use (probes/run.ts): load it before the measured probe.
+    await runProbe({ ip: "127.0.0.1", port: srv.port }, {
+      mode: "HTTP",
+      ...common,
+      http: { path: "/", method: "GET", scheme: "HTTP" },
+    });
     scheduler.set("pod", {
       ip: "127.0.0.1",
       seedHealthy: true,

@@ -2,7 +2,6 @@
  * The local control plane: etcd, kube-apiserver and kube-controller-manager as real processes, with
  * their state (PKI, data, logs, kubeconfig, PIDs) in one directory so `down` can remove all of it.
  */
-import { stringify } from "yaml";
 import { type Binaries, ensureBinaries } from "./binaries.ts";
 import { createAddressInterface, deleteInterface, freePort } from "./network.ts";
 import { generatePki, type Pki } from "./pki.ts";
@@ -135,22 +134,31 @@ async function waitApiserverReady(state: ClusterState, timeoutMs = 90_000): Prom
   }
 }
 
-function kubeconfigYaml(state: Pick<ClusterState, "name" | "apiserverUrl" | "pki">): string {
+/**
+ * The admin kubeconfig, written as JSON (which YAML readers, kubectl included, accept): programs started with
+ * it (agents in tests and `bench agent`) then parse it without loading the npm `yaml` package, as they would
+ * in a cluster with their service account; the parser would add ~10 MiB to an idle agent (bench/memory.ts).
+ */
+function kubeconfigJson(state: Pick<ClusterState, "name" | "apiserverUrl" | "pki">): string {
   const context = `swh-${state.name}`;
-  return stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{
-      name: context,
-      cluster: { server: state.apiserverUrl, "certificate-authority": state.pki.caCert },
-    }],
-    users: [{
-      name: `${context}-admin`,
-      user: { "client-certificate": state.pki.adminCert, "client-key": state.pki.adminKey },
-    }],
-    contexts: [{ name: context, context: { cluster: context, user: `${context}-admin` } }],
-    "current-context": context,
-  });
+  return JSON.stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: context,
+        cluster: { server: state.apiserverUrl, "certificate-authority": state.pki.caCert },
+      }],
+      users: [{
+        name: `${context}-admin`,
+        user: { "client-certificate": state.pki.adminCert, "client-key": state.pki.adminKey },
+      }],
+      contexts: [{ name: context, context: { cluster: context, user: `${context}-admin` } }],
+      "current-context": context,
+    },
+    null,
+    2,
+  ) + "\n";
 }
 
 async function step<T>(name: string, action: () => Promise<T>, log: (l: string) => void, logFile?: string) {
@@ -279,7 +287,7 @@ async function start(
 
     const apiserver = start("kube-apiserver", binaries.kubeApiserver, apiserverArgs(state, apiserverPort));
     await step("kube-apiserver", () => waitApiserverReady(state), log, apiserver.log);
-    await Deno.writeTextFile(state.kubeconfig, kubeconfigYaml(state));
+    await Deno.writeTextFile(state.kubeconfig, kubeconfigJson(state));
 
     const kcm = start("kube-controller-manager", binaries.kubeControllerManager, [
       `--kubeconfig=${state.kubeconfig}`,
