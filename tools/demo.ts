@@ -128,7 +128,11 @@ export async function runDemo(
     const nodes = [await lab.addNode("node-a"), await lab.addNode("node-b")];
     console.error("[demo] deploying the operator: CRD, RBAC, 2 controllers, an agent per node");
     operator = await LabOperator.deploy(lab, nodes);
-    await lab.kubectl(["create", "namespace", GUIDE_NAMESPACE]);
+    // Applied, not created: on a cluster that is not fresh (tests share one) the namespace may exist already.
+    await lab.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: GUIDE_NAMESPACE } }),
+    );
     await lab.kubectl(guideSecretCommand(GUIDE_NAMESPACE));
     console.error("[demo] starting PostgreSQL db-0 (primary), db-1 and db-2 (streaming replicas)");
     db = await DatabaseWorkload.create(lab, nodes);

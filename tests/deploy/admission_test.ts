@@ -184,6 +184,9 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
       `swh-agent-${node}`,
       `r-${node}`,
       "--ignore-not-found",
+      // The pod is bound to a node without a kubelet: nobody would confirm a graceful deletion.
+      "--grace-period=0",
+      "--force",
     ]);
     await kubectl(["delete", "node", node, other, "--ignore-not-found"]);
   }

@@ -50,6 +50,13 @@ async function clearOperatorObjects(): Promise<void> {
   ]);
   await kubectlOk(["delete", "flowschema", "swh-agents", "swh-controller", "--ignore-not-found"]);
   await kubectlOk(["delete", "prioritylevelconfiguration", "swh-agents", "--ignore-not-found"]);
+  await kubectlOk([
+    "delete",
+    "validatingadmissionpolicy,validatingadmissionpolicybinding",
+    "swh-agent-endpointslices",
+    "swh-agent-reports-and-heartbeat",
+    "--ignore-not-found",
+  ]);
   await kubectlOk(["delete", "crd", ...CRDS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
 }
 
