@@ -14,6 +14,7 @@ import { GUIDE_MANIFESTS, runDemo } from "../../tools/demo.ts";
 import { VERSION } from "../../ops/version.ts";
 import { requireTestClusterDir } from "../support/env.ts";
 import { terminalSession, transcript } from "../support/terminal.ts";
+import { kubectlOk } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
 
 const RULES = new URL("../../deploy/components/monitoring/prometheusrule.yaml", import.meta.url);
@@ -85,6 +86,13 @@ Deno.test({
       );
 
       await t.step("the printed commands work as printed, from another directory", async () => {
+        // The table follows the slices; the status the commands show is summarised from them a moment later.
+        await waitFor(async () => {
+          const status = JSON.parse(
+            await kubectlOk(["-n", "my-ns", "get", "swh", "postgres-write", "-o", "json"]),
+          ).status;
+          return status?.readyEndpoints === 1 && status?.totalEndpoints === 3;
+        }, { what: "postgres-write's status: 1/3 ready", timeoutMs: 30_000 });
         const turns = await terminalSession(["cd /", ...session]);
         const screen = transcript(turns);
         deepStrictEqual(turns.map((x) => x.exit), turns.map(() => 0), screen);
