@@ -406,7 +406,7 @@ async function applyService(
       // take it over; a POST fails on it (409: retried once the cache has caught up). Then our fields are
       // claimed as applied, so a field dropped from the SWH later is dropped from the Service.
       const created = await services.create(desired, { fieldManager: CONTROLLER_FIELD_MANAGER, signal });
-      const claim = claimCreatedFields(created, CONTROLLER_FIELD_MANAGER);
+      const claim = claimCreatedFields(created, CONTROLLER_FIELD_MANAGER, desired, SERVICE_LIST_KEYS);
       stored = claim
         ? await services.patch(name, { type: "json", ops: claim }, {
           fieldManager: CONTROLLER_FIELD_MANAGER,

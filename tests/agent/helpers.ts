@@ -202,7 +202,13 @@ export async function waitForAddresses(
       return JSON.stringify(last) === wanted ? slices : undefined;
     }, { timeoutMs, what: `addresses of ${name} to be ${wanted}` });
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}`);
+    // What the agent says about the pods left out (its node report names each failing probe and why).
+    const report = await reportsOf(ctx, ctx.node).then((r) => r.get(name)).catch(() => undefined);
+    throw new Error(
+      `${(error as Error).message}; last seen ${JSON.stringify(last)}; the agent's report: ${
+        JSON.stringify(report?.endpoints ?? "none")
+      }`,
+    );
   }
 }
 

@@ -4,6 +4,8 @@ import { withNamespace } from "./helpers.ts";
 import { waitFor } from "../support/wait.ts";
 import { Api, ConfigMaps, KubeApiError, resourceType, Services } from "../../kube/mod.ts";
 import type { KubeObject, ObjectMeta } from "../../kube/mod.ts";
+import { applyWouldChange, claimCreatedFields } from "../../kube/ssa.ts";
+import type { IService } from "kubernetes-models/v1/Service";
 
 /** `manager/operation` → owned keys under `data` (or under `status` when `root` says so). */
 function owners(meta: ObjectMeta | undefined, root = "f:data"): Record<string, string[]> {
@@ -179,5 +181,40 @@ Deno.test("apply: a custom resource addressed generically, with spec and /status
     assertEquals(invalid.code, 422);
     assert(invalid.causes.some((c) => c.field === "spec.size"), JSON.stringify(invalid.causes));
     await crds.delete(name);
+  });
+});
+
+Deno.test("create + claim: the created Service is owned as if applied; applying the same body writes nothing", async () => {
+  await withNamespace("kclaim", async ({ transport, ns }) => {
+    const services = Api.namespaced(transport, Services, ns);
+    const listKeys = { "spec.ports": ["port", "protocol"] };
+    const body: IService = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web", namespace: ns, labels: { app: "web" } },
+      spec: { type: "ClusterIP", ports: [{ protocol: "TCP", port: 80, targetPort: 8080 }] },
+    };
+    const created = await services.create(body, { fieldManager: "creator" });
+    // The create records server-defaulted fields (sessionAffinity, internalTrafficPolicy) as the creator's.
+    const recorded = JSON.stringify(created.metadata?.managedFields);
+    assert(recorded.includes("f:sessionAffinity"), recorded);
+
+    const claim = claimCreatedFields(created, "creator", body, listKeys);
+    assert(claim);
+    const claimed = await services.patch("web", { type: "json", ops: claim }, { fieldManager: "creator" });
+    assertEquals(applyWouldChange(claimed, body, { manager: "creator", listKeys }), false);
+    const applied = await services.apply(body, { fieldManager: "creator", force: true });
+    assertEquals(
+      applied.metadata?.resourceVersion,
+      claimed.metadata?.resourceVersion,
+      "the apply was a no-op",
+    );
+
+    // Owned as applied: a label dropped from the body is removed by the next apply.
+    const dropped = await services.apply({ ...body, metadata: { name: "web", namespace: ns } }, {
+      fieldManager: "creator",
+      force: true,
+    });
+    assertEquals(dropped.metadata?.labels, undefined);
   });
 });
