@@ -38,7 +38,7 @@ function number(env: (name: string) => string | undefined, name: string, min: nu
  * Reads the controller's options: `SWH_NAMESPACE` (default swh-system), `POD_NAME` (lease identity; else
  * HOSTNAME), `SWH_OPS_PORT` (default 8080), `SWH_LEADER_ELECTION` (`false` disables it),
  * `SWH_LEASE_DURATION_SECONDS` (15), `SWH_RENEW_DEADLINE_SECONDS` (10), `SWH_RETRY_PERIOD_SECONDS` (2),
- * `SWH_CONCURRENCY` (8), `SWH_RESYNC_SECONDS` (600). Connection: KUBECONFIG, else in-cluster.
+ * `SWH_CONCURRENCY` (32), `SWH_RESYNC_SECONDS` (600). Connection: KUBECONFIG, else in-cluster.
  */
 export function controllerConfigFromEnv(env: (name: string) => string | undefined): ControllerOptions {
   const seconds = (name: string, min: number) => {

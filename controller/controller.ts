@@ -79,7 +79,7 @@ export interface ControllerOptions {
   operatorNamespace?: string;
   /** Identity in the Lease and in Events (default: a random one). */
   identity?: string;
-  /** Reconciles at once (default 8). */
+  /** Reconciles at once (default 32: a reconcile mostly waits on the apiserver, so throughput follows). */
   concurrency?: number;
   /** Ops server port (0 = any free port); undefined = no ops server. */
   opsPort?: number;
@@ -235,7 +235,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   };
 
   const queue = new WorkQueue({
-    concurrency: options.concurrency ?? 8,
+    concurrency: options.concurrency ?? 32,
     backoffInitialMs: options.backoffInitialMs,
     onError: (key, error, retryInMs) => {
       metrics.errors.inc({ kind: keyKind(key) });
