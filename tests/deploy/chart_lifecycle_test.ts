@@ -48,7 +48,14 @@ async function clearOperatorObjects(): Promise<void> {
     "swh-agent",
     "--ignore-not-found",
   ]);
-  await kubectlOk(["delete", "flowschema", "swh-agents", "swh-controller", "--ignore-not-found"]);
+  await kubectlOk([
+    "delete",
+    "flowschema",
+    "swh-agents",
+    "swh-controller",
+    "swh-controller-leader-election",
+    "--ignore-not-found",
+  ]);
   await kubectlOk(["delete", "prioritylevelconfiguration", "swh-agents", "--ignore-not-found"]);
   await kubectlOk([
     "delete",
