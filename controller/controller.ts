@@ -112,8 +112,11 @@ export interface ControllerHandle {
   readonly metrics: ControllerMetrics;
   /** The ops server's port, when one was started. */
   readonly opsPort: number | undefined;
-  /** Successful API writes made so far, in total. */
-  writes(): number;
+  /**
+   * Successful API writes made so far: in total, or to objects in `namespace` ("" for cluster-scoped ones) —
+   * what tests sharing a cluster with other tests' objects measure.
+   */
+  writes(namespace?: string): number;
   /** Enqueues every SWH and the credentials (what a periodic resync does). */
   resync(): void;
   /** Resolves when the queue has nothing due and nothing running. */
@@ -137,12 +140,15 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const ownTransport = options.transport ? undefined : await connect({ paths: options.kubeconfig });
   const base = options.transport ?? ownTransport!;
   let writes = 0;
+  const writesByNamespace = new Map<string, number>();
   const transport = instrumentedTransport(base, (info) => {
     if (!info.write) return;
     const labels = { resource: info.resource, verb: info.verb };
     if (info.failed) metrics.apiWriteFailures.inc(labels);
     else {
       writes++;
+      const ns = info.namespace ?? "";
+      writesByNamespace.set(ns, (writesByNamespace.get(ns) ?? 0) + 1);
       metrics.apiWrites.inc(labels);
     }
   });
@@ -457,7 +463,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     },
     metrics,
     opsPort,
-    writes: () => writes,
+    writes: (namespace?: string) => namespace === undefined ? writes : writesByNamespace.get(namespace) ?? 0,
     resync: enqueueAll,
     idle: () => queue.idle(),
     stop(): Promise<void> {

@@ -14,16 +14,22 @@ export interface RequestInfo {
   write: boolean;
   /** The request failed (any error, including API errors). */
   failed: boolean;
+  /** Namespace the path addresses; undefined for cluster-scoped and all-namespace requests. */
+  namespace?: string;
 }
 
-/** Splits an API path into resource (plural[/subresource]) and whether it names one object. */
-export function describePath(path: string): { resource: string; named: boolean } {
+/** Splits an API path into resource (plural[/subresource]), whether it names one object, and its namespace. */
+export function describePath(path: string): { resource: string; named: boolean; namespace?: string } {
   const parts = path.split("?")[0].split("/").filter((p) => p !== "");
   // /api/v1/... or /apis/group/version/...
   let rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
-  if (rest[0] === "namespaces" && rest.length >= 3) rest = rest.slice(2);
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
   const [plural = "", name, sub] = rest;
-  return { resource: sub ? `${plural}/${sub}` : plural, named: name !== undefined };
+  return { resource: sub ? `${plural}/${sub}` : plural, named: name !== undefined, namespace };
 }
 
 function verbOf(opts: RequestOptions & { expect?: string }, named: boolean): KubeVerb {
@@ -50,15 +56,15 @@ export function instrumentedTransport(
   onRequest: (info: RequestInfo) => void,
 ): KubeTransport {
   const request = async (opts: RequestOptions & { expect?: "json" | "stream" }): Promise<unknown> => {
-    const { resource, named } = describePath(opts.path);
+    const { resource, named, namespace } = describePath(opts.path);
     const verb = verbOf(opts, named);
     const write = verb !== "get" && verb !== "list" && verb !== "watch";
     try {
       const result = await (inner.request as (o: typeof opts) => Promise<unknown>)(opts);
-      onRequest({ verb, resource, write, failed: false });
+      onRequest({ verb, resource, write, failed: false, namespace });
       return result;
     } catch (err) {
-      onRequest({ verb, resource, write, failed: true });
+      onRequest({ verb, resource, write, failed: true, namespace });
       throw err;
     }
   };

@@ -114,10 +114,10 @@ Deno.test("status from agents' slices and reports; a deleted Node's slices and r
         events.join("\n"),
       );
       await controller.idle();
-      const before = controller.writes();
+      const before = controller.writes(ns) + controller.writes(opNs);
       controller.resync();
       await controller.idle();
-      deepStrictEqual(controller.writes() - before, 0);
+      deepStrictEqual((controller.writes(ns) + controller.writes(opNs)) - before, 0);
 
       // Deleting the SWH removes the agents' slices by ownerReference (kube-controller-manager's GC), and the
       // controller removes the reports about it.

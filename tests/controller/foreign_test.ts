@@ -144,10 +144,10 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
     ok((await eventsAbout(ns, "legacy")).some((l) => l.startsWith("ServiceAdopted:")));
     // Adopted, it is ours: steady state again.
     await controller.idle();
-    const before = controller.writes();
+    const before = controller.writes(ns);
     controller.resync();
     await controller.idle();
-    deepStrictEqual(controller.writes() - before, 0);
+    deepStrictEqual(controller.writes(ns) - before, 0);
 
     // Roll-back: deleting the SWH gives the Service back — same ClusterIP, its selector restored, not ours.
     await swhs.delete("legacy");

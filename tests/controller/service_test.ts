@@ -81,7 +81,7 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
 
     // Steady state: a resync with nothing changed makes zero writes and moves no resourceVersion.
     await controller.idle();
-    const before = controller.writes();
+    const before = controller.writes(ns);
     const rvs = [
       (await services.get("web")).metadata?.resourceVersion,
       (await swhs.get("web")).metadata?.resourceVersion,
@@ -89,7 +89,7 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     controller.resync();
     await controller.idle();
     deepStrictEqual(
-      controller.writes() - before,
+      controller.writes(ns) - before,
       0,
       `writes during a resync without changes: ${controller.metrics.apiWrites.expose().join("\n")}`,
     );
