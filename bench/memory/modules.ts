@@ -103,8 +103,11 @@ const AGENT_GRAPH_WITHOUT_CRDS = [
   "./probes/scheduler.ts",
 ];
 
-/** Serves the ops app once (the first two modules of {@link AGENT_GRAPH_WITHOUT_CRDS}). */
-async function serveOnce([server, metrics]: Record<string, unknown>[]): Promise<void> {
+/** Serves the ops app, GETs `paths` (the first two modules of {@link AGENT_GRAPH_WITHOUT_CRDS}). */
+async function serveOnce(
+  [server, metrics]: Record<string, unknown>[],
+  paths: readonly string[] = ["/metrics"],
+): Promise<void> {
   const abort = new AbortController();
   const Registry = metrics.Registry as new () => unknown;
   const port = fn(server, "serveOps")({
@@ -113,7 +116,7 @@ async function serveOnce([server, metrics]: Record<string, unknown>[]): Promise<
     hostname: "127.0.0.1",
     signal: abort.signal,
   });
-  await rawGet(port, "/metrics");
+  for (const path of paths) await rawGet(port, path);
   abort.abort();
 }
 
@@ -180,19 +183,7 @@ export const MODULE_SETS: readonly ModuleSet[] = [
   {
     name: "ops/server.ts: hono app listening, /metrics served once",
     imports: ["./ops/server.ts", "./ops/metrics.ts"],
-    async exercise([server, metrics]) {
-      const abort = new AbortController();
-      const Registry = metrics.Registry as new () => unknown;
-      const port = fn(server, "serveOps")({
-        registry: new Registry(),
-        port: 0,
-        hostname: "127.0.0.1",
-        signal: abort.signal,
-      });
-      await rawGet(port, "/metrics");
-      await rawGet(port, "/readyz");
-      abort.abort();
-    },
+    exercise: (modules) => serveOnce(modules, ["/metrics", "/readyz"]),
   },
   {
     name: "Deno.serve alone listening (no hono), 2 requests served",

@@ -4,10 +4,8 @@
  * the endpoints whose pods are gone — but nothing that may still be healthy.
  */
 import { ok } from "node:assert";
-import { startController } from "../../controller/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api, Pods } from "../../kube/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import { waitFor } from "../support/wait.ts";
 import { eventsAbout } from "../controller/helpers.ts";
 import {
@@ -15,6 +13,7 @@ import {
   createPod,
   createSwh,
   spawnAgent,
+  startTestController,
   tcpBackend,
   waitForAddresses,
   withCluster,
@@ -29,11 +28,7 @@ clusterTest(
       const ips = [ctx.net.v4(0), ctx.net.v4(1)];
       const first = tcpBackend(ips[0]);
       const backends = [first, tcpBackend(ips[1], first.port)];
-      const controller = await startController({
-        transport: ctx.transport,
-        leaderElection: false,
-        logger: createLogger("controller", { level: (Deno.env.get("SWH_LOG_LEVEL") ?? "error") as "error" }),
-      });
+      const controller = await startTestController(ctx);
       const env = { SWH_HEARTBEAT_LEASE_SECONDS: String(LEASE_S) };
       let agent = spawnAgent(ctx.node, { env });
       const swhs = Api.namespaced(ctx.transport, SwhResource, ctx.ns);

@@ -27,6 +27,9 @@ import { createLocalAddresses } from "../support/local_addresses.ts";
 import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
 import { freePort } from "../../tools/cluster/network.ts";
+import { startController } from "../../controller/mod.ts";
+import type { ControllerHandle, ControllerOptions } from "../../controller/mod.ts";
+import { createLogger } from "../../ops/log.ts";
 
 /** Field manager of test fixtures. */
 export const TEST_MANAGER = "swh-agent-tests";
@@ -417,4 +420,20 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
       return sum;
     },
   };
+}
+
+/**
+ * The controller in this process beside an agent test: no leader election, logs at error level (or
+ * SWH_LOG_LEVEL); `options` add to or override that.
+ */
+export function startTestController(
+  ctx: TestContext,
+  options: ControllerOptions = {},
+): Promise<ControllerHandle> {
+  return startController({
+    transport: ctx.transport,
+    leaderElection: false,
+    logger: createLogger("controller", { level: (Deno.env.get("SWH_LOG_LEVEL") ?? "error") as "error" }),
+    ...options,
+  });
 }

@@ -5,7 +5,6 @@
  * and a dead pod still leaves its slice.
  */
 import { startAgent } from "../../agent/mod.ts";
-import { startController } from "../../controller/mod.ts";
 import { buildSwhCrd } from "../../crds/crd.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
@@ -20,6 +19,7 @@ import {
   createSwh,
   FAST,
   httpBackend,
+  startTestController,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
@@ -40,11 +40,7 @@ clusterTest(
   async () => {
     await withCluster("agent-invalid", async (ctx) => {
       const backend = httpBackend(ctx.net.v4(0));
-      const controller = await startController({
-        transport: ctx.transport,
-        leaderElection: false,
-        logger: createLogger("controller", { level: "error" }),
-      });
+      const controller = await startTestController(ctx);
       const agent = await startAgent({
         nodeName: ctx.node,
         transport: ctx.transport,

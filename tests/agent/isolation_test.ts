@@ -7,7 +7,6 @@ import { ok, strictEqual } from "node:assert";
 import { startAgent } from "../../agent/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
-import { startController } from "../../controller/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import {
   clusterTest,
@@ -15,6 +14,7 @@ import {
   createSwh,
   FAST,
   httpBackend,
+  startTestController,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
@@ -33,12 +33,7 @@ clusterTest(
       const first = httpBackend(ctx.net.v4(0));
       const backends = [first];
       for (let i = 1; i < 2 * OTHERS; i++) backends.push(httpBackend(ctx.net.v4(i), first.port));
-      const controller = await startController({
-        transport: ctx.transport,
-        leaderElection: false,
-        statusIntervalMs: STATUS_INTERVAL_MS,
-        logger: createLogger("controller", { level: "error" }),
-      });
+      const controller = await startTestController(ctx, { statusIntervalMs: STATUS_INTERVAL_MS });
       const observer = await startAgent({
         nodeName: ctx.node,
         transport: ctx.transport,

@@ -5,7 +5,6 @@
  */
 import { ok } from "node:assert";
 import { startAgent } from "../../agent/mod.ts";
-import { startController } from "../../controller/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
@@ -17,6 +16,7 @@ import {
   createPod,
   createSwh,
   FAST,
+  startTestController,
   tcpBackend,
   waitForAddresses,
   withCluster,
@@ -27,11 +27,7 @@ clusterTest(
   async () => {
     await withCluster("agent-reasons", async (ctx) => {
       const quiet = createLogger("agent", { level: "error" });
-      const controller = await startController({
-        transport: ctx.transport,
-        leaderElection: false,
-        logger: createLogger("controller", { level: "error" }),
-      });
+      const controller = await startTestController(ctx);
       const agent = await startAgent({
         nodeName: ctx.node,
         transport: ctx.transport,

@@ -6,6 +6,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { kubectl, kubectlOk } from "../support/kubectl.ts";
 import { requireTestKubeconfig, requireTestKubectl } from "../support/env.ts";
+import { createAgentPod } from "../../tools/lab/operator.ts";
 
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
 
@@ -60,28 +61,7 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
       );
     }
     // A stand-in for the agent's DaemonSet pod on `node`, so a token can be bound to it (and so to the node).
-    await kubectlOk(
-      ["apply", "--server-side", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: pod, namespace: "swh-system" },
-        spec: {
-          nodeName: node,
-          serviceAccountName: "swh-agent",
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
-          containers: [{
-            name: "agent",
-            image: "x",
-            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-          }],
-        },
-      }),
-    );
+    deepStrictEqual(await createAgentPod(kubectlOk, "swh-system", node), pod);
     const podUid =
       (await kubectlOk(["-n", "swh-system", "get", "pod", pod, "-o", "jsonpath={.metadata.uid}"])).trim();
     const bound = (await kubectlOk([

@@ -5,10 +5,9 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { withLab } from "../support/lab.ts";
 import { waitFor } from "../support/wait.ts";
-import { clientRequest } from "../../tools/lab/guide.ts";
+import { clientRequest, createServerPod } from "../../tools/lab/guide.ts";
 import { LabOperator } from "../../tools/lab/operator.ts";
 
-const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
 const ZONE = "topology.kubernetes.io/zone";
 
 Deno.test({
@@ -26,16 +25,12 @@ Deno.test({
       try {
         await lab.kubectl(["create", "namespace", ns]);
         for (const [i, node] of nodes.entries()) {
-          const name = `web-${"ab"[i]}`;
-          const pod = await lab.addPod({ name, namespace: ns, node: node.name, labels: { app: "web" } });
-          lab.spawn(pod.netns, `http-${name}`, Deno.execPath(), [
-            "run",
-            "--allow-net",
-            "--allow-env",
-            `${BACKENDS}http.ts`,
-          ], {
-            POD_NAME: name,
-            PORT: "8080",
+          await createServerPod(lab, {
+            name: `web-${"ab"[i]}`,
+            namespace: ns,
+            node,
+            labels: { app: "web" },
+            servers: { http: 8080 },
           });
         }
         await lab.kubectl(
