@@ -100,9 +100,10 @@ export class Reconciler {
     const rt = this.#runtimes.get(swhKey);
     this.#d.metrics.transitions.inc({ to: change.endpointHealthy ? "healthy" : "unhealthy" });
     if (!rt?.swh) return;
-    const last = rt.transitions.get(epKey)?.[1] ?? -Infinity;
-    rt.transitions.set(epKey, [last, performance.now()]);
+    const previous = rt.transitions.get(epKey);
+    rt.transitions.set(epKey, [previous?.[1] ?? -Infinity, performance.now()]);
     this.#d.transitions.report({
+      first: previous === undefined,
       swh: rt.swh,
       endpoint: rt.endpoints.find((e) => e.key === epKey),
       key: epKey,

@@ -5,6 +5,7 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/Endpo
 import type { KubeTransport, PartialObjectMetadata } from "../kube/mod.ts";
 import { Api, connect, EndpointSlices, Informer, Leases, Nodes, Secrets, Services } from "../kube/mod.ts";
 import { instrumentedTransport } from "../kube/instrumented.ts";
+import type { RequestInfo } from "../kube/instrumented.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { LeaderElector } from "../kube/leader.ts";
 import { createLogger } from "../ops/log.ts";
@@ -12,6 +13,7 @@ import type { Logger } from "../ops/log.ts";
 import { serveOps } from "../ops/server.ts";
 import type { Registry } from "../ops/metrics.ts";
 import { SWH_PLURAL } from "../crds/schema.ts";
+import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import {
   AGENT_LEASE_LABEL,
   CONTROLLER_FIELD_MANAGER,
@@ -56,6 +58,14 @@ function parseNodeKey(key: string): string | undefined {
 }
 
 /** Whether a Service has an SWH as owner (ours, or being adopted). */
+/** Whether an SWH update changed more than its status: spec, labels, annotations or deletion. */
+function specChanged(old: ServiceWithHealthchecks, now: ServiceWithHealthchecks): boolean {
+  const a = old.metadata, b = now.metadata;
+  return a.generation !== b.generation || a.deletionTimestamp !== b.deletionTimestamp ||
+    JSON.stringify([a.labels, a.annotations, a.finalizers]) !==
+      JSON.stringify([b.labels, b.annotations, b.finalizers]);
+}
+
 function ownedBySwh(svc: IService): boolean {
   return (svc.metadata?.ownerReferences ?? []).some((o) => o.kind === "ServiceWithHealthchecks");
 }
@@ -141,7 +151,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const base = options.transport ?? ownTransport!;
   let writes = 0;
   const writesByNamespace = new Map<string, number>();
-  const transport = instrumentedTransport(base, (info) => {
+  const countWrites = (info: RequestInfo) => {
     if (!info.write) return;
     const labels = { resource: info.resource, verb: info.verb };
     if (info.failed) metrics.apiWriteFailures.inc(labels);
@@ -151,7 +161,17 @@ export async function startController(options: ControllerOptions = {}): Promise<
       writesByNamespace.set(ns, (writesByNamespace.get(ns) ?? 0) + 1);
       metrics.apiWrites.inc(labels);
     }
-  });
+  };
+  const transport = instrumentedTransport(base, countWrites);
+  // The leader Lease gets a connection of its own: on a busy apiserver the shared HTTP/2 connection carries
+  // every watch's events, and a renewal queued behind them missed the renew deadline (lost leadership up to 5
+  // times in a 100-node cold start), each loss pausing all reconciles.
+  const ownElectionTransport = ownTransport && options.leaderElection !== false
+    ? await connect({ paths: options.kubeconfig })
+    : undefined;
+  const electionTransport = ownElectionTransport
+    ? instrumentedTransport(ownElectionTransport, countWrites)
+    : transport;
   const operatorNamespace = options.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE;
   const identity = options.identity ?? `swh-controller-${crypto.randomUUID().slice(0, 8)}`;
   const stopAll = new AbortController();
@@ -238,10 +258,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
     statusIntervalMs: options.statusIntervalMs ?? 1000,
     statusWrittenAt: new Map(),
     validity: new Map(),
+    postponeStatus: (key) => {
+      if (queue.urgentReady === 0) return false;
+      queue.add(key);
+      return true;
+    },
   };
 
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 32,
+    urgentKey: (key) => parseNodeKey(key) !== undefined,
     backoffInitialMs: options.backoffInitialMs,
     onError: (key, error, retryInMs) => {
       metrics.errors.inc({ kind: keyKind(key) });
@@ -260,13 +286,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
     return any;
   };
+  // Urgent: what agents wait for (a Service to create or fix, credentials to mirror, a dead agent's endpoints
+  // to withdraw) runs before status bookkeeping (slice and report events, our own status writes).
   swhs.subscribe((e) => {
-    queue.add(swhKey(e.object.metadata.namespace ?? "", e.object.metadata.name ?? ""));
-    queue.add(CREDENTIALS_KEY);
+    const urgent = e.type !== "update" || specChanged(e.old, e.object);
+    queue.add(swhKey(e.object.metadata.namespace ?? "", e.object.metadata.name ?? ""), 0, { urgent });
+    queue.add(CREDENTIALS_KEY, 0, { urgent });
   });
   services.subscribe((e) => {
     const { namespace = "", name = "" } = e.object.metadata ?? {};
-    if (swhs.get(namespace, name)) queue.add(swhKey(namespace, name));
+    if (swhs.get(namespace, name)) queue.add(swhKey(namespace, name), 0, { urgent: true });
   });
   secrets.subscribe((e) => {
     const { namespace = "", name = "" } = e.object.metadata ?? {};
@@ -418,7 +447,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     startLeading();
   } else {
     const le = options.leaderElection ?? {};
-    elector = new LeaderElector(Api.namespaced(transport, Leases, operatorNamespace), {
+    elector = new LeaderElector(Api.namespaced(electionTransport, Leases, operatorNamespace), {
       name: le.leaseName ?? "swh-controller",
       identity,
       leaseDurationMs: le.leaseDurationMs,
@@ -482,6 +511,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
         await events.flush();
         opsStop.abort();
         ownTransport?.close();
+        ownElectionTransport?.close();
         log.info("controller stopped", { identity });
       })();
       return stopped;

@@ -72,6 +72,11 @@ export interface ReconcileContext {
   statusWrittenAt: Map<string, number>;
   /** Runtime validation verdicts by SWH key, for one `uid/generation` each ("" = valid). */
   validity: Map<string, { of: string; verdict: string }>;
+  /**
+   * Asked after the Service step: true when other keys wait for urgent work (a Service agents wait for), in
+   * which case this SWH's status is summarised later — the callee has queued the key again. Absent: never.
+   */
+  postponeStatus?: (key: string) => boolean;
 }
 
 /** Key of the global credentials reconcile in the work queue. */
@@ -205,6 +210,10 @@ export async function reconcileSwh(
       }
     }
   }
+
+  // Agents publish nothing until the Service exists: in a burst of new SWHs, create every Service before
+  // summarising any status (a status is bookkeeping; a Service unblocks a node's worth of agents).
+  if (ctx.postponeStatus?.(key)) return action;
 
   // 2. Credentials of PostgreSQL probes (the copies are made by the credentials reconcile; a problem becomes the
   // Ready reason and a Warning Event when the status changes).

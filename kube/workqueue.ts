@@ -3,6 +3,15 @@
  * never runs one key twice at once, delays, retries with backoff.
  */
 
+/** How {@link WorkQueue.add} schedules a key. */
+export interface AddOptions {
+  /**
+   * Run before every key added without it (FIFO among urgent keys): work that unblocks others, such as a
+   * controller creating the Service that agents wait for, must not queue behind bookkeeping.
+   */
+  urgent?: boolean;
+}
+
 /** What a handler asks for after it ran. */
 export interface Action {
   /** Run the key again after this long (e.g. a periodic check); undefined waits for the next change. */
@@ -19,16 +28,21 @@ export interface QueueOptions {
   backoffMaxMs?: number;
   /** Called with every handler failure and the retry delay chosen (for logs and metrics). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
+  /** Keys that are always urgent (see {@link AddOptions}), also when a handler's action requeues them. */
+  urgentKey?: (key: string) => boolean;
 }
 
 /**
  * Guarantees: a key added several times before it runs runs once, at the earliest requested time; a key is
  * never handled by two workers at once — added while running, it runs again right after; a handler that
- * throws is retried after a jittered exponential delay that resets on success. The reason a key runs is not
- * passed on purpose: handlers must be idempotent.
+ * throws is retried after a jittered exponential delay that resets on success; keys added as `urgent` run
+ * before the others that are due (a key keeps its urgency until it runs). The reason a key runs is not passed
+ * on purpose: handlers must be idempotent.
  */
 export class WorkQueue {
   readonly #due = new Map<string, number>();
+  /** Keys of `#due` that were added as urgent. */
+  readonly #urgent = new Set<string>();
   readonly #running = new Set<string>();
   readonly #again = new Map<string, number>();
   readonly #failures = new Map<string, number>();
@@ -36,6 +50,7 @@ export class WorkQueue {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #onError: QueueOptions["onError"];
+  readonly #urgentKey: QueueOptions["urgentKey"];
   #wake: (() => void) | undefined;
 
   /** Creates an empty queue. */
@@ -44,11 +59,13 @@ export class WorkQueue {
     this.#initialMs = opts.backoffInitialMs ?? 500;
     this.#maxMs = opts.backoffMaxMs ?? 60_000;
     this.#onError = opts.onError;
+    this.#urgentKey = opts.urgentKey;
   }
 
   /** Schedules `key` after `delayMs` (0 = now); an earlier schedule of the same key wins. */
-  add(key: string, delayMs = 0): void {
+  add(key: string, delayMs = 0, opts: AddOptions = {}): void {
     const at = Date.now() + Math.max(0, delayMs);
+    if (opts.urgent || this.#urgentKey?.(key)) this.#urgent.add(key);
     if (this.#running.has(key)) {
       const again = this.#again.get(key);
       if (again === undefined || at < again) this.#again.set(key, at);
@@ -57,6 +74,17 @@ export class WorkQueue {
     const current = this.#due.get(key);
     if (current === undefined || at < current) this.#due.set(key, at);
     this.#wake?.();
+  }
+
+  /** Urgent keys due now and not running: when non-zero, handlers may postpone work that can wait. */
+  get urgentReady(): number {
+    const now = Date.now();
+    let n = 0;
+    for (const key of this.#urgent) {
+      const at = this.#due.get(key);
+      if (at !== undefined && at <= now) n++;
+    }
+    return n;
   }
 
   /** Keys waiting (due now or later) plus keys running. */
@@ -97,19 +125,28 @@ export class WorkQueue {
     while (!signal.aborted) {
       const now = Date.now();
       let nextAt = Infinity;
-      for (const [key, at] of this.#due) {
-        if (inFlight.size >= this.#concurrency) break;
-        if (at > now) {
-          nextAt = Math.min(nextAt, at);
-          continue;
-        }
+      const start = (key: string) => {
         this.#due.delete(key);
+        this.#urgent.delete(key);
         this.#running.add(key);
         const task = this.#runOne(key, handler, signal).finally(() => {
           inFlight.delete(task);
           this.#wake?.();
         });
         inFlight.add(task);
+      };
+      for (const key of this.#urgent) {
+        if (inFlight.size >= this.#concurrency) break;
+        const at = this.#due.get(key);
+        if (at !== undefined && at <= now) start(key);
+      }
+      for (const [key, at] of this.#due) {
+        if (inFlight.size >= this.#concurrency) break;
+        if (at > now) {
+          nextAt = Math.min(nextAt, at);
+          continue;
+        }
+        start(key);
       }
       await new Promise<void>((resolve) => {
         const timer = nextAt === Infinity || inFlight.size >= this.#concurrency

@@ -147,3 +147,20 @@ Deno.test("concurrency bounds the keys handled at once", async () => {
   });
   deepStrictEqual(maxActive, 2);
 });
+
+Deno.test("urgent keys run before the backlog, FIFO among themselves, and keep urgency while running", async () => {
+  const queue = new WorkQueue({ concurrency: 1 });
+  const runs: string[] = [];
+  for (const key of ["a", "b", "c"]) queue.add(key);
+  queue.add("u1", 0, { urgent: true });
+  queue.add("b", 0, { urgent: true }); // already waiting: becomes urgent, after u1
+  queue.add("u2", 0, { urgent: true });
+  deepStrictEqual(queue.urgentReady, 3);
+  await drive(queue, (key) => {
+    runs.push(key);
+    if (key === "u1" && runs.length === 1) queue.add("u1", 0, { urgent: true }); // again, while running
+    return Promise.resolve({});
+  }, () => queue.idle());
+  deepStrictEqual(runs, ["u1", "b", "u2", "u1", "a", "c"]);
+  deepStrictEqual(queue.urgentReady, 0);
+});

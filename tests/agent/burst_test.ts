@@ -1,8 +1,13 @@
-/** Many endpoints flipping together cost a bounded number of slice writes, not one per endpoint. */
-import { ok } from "node:assert";
+/**
+ * Many endpoints flipping together cost a bounded number of slice writes, not one per endpoint; a new endpoint's
+ * first publication is no Event, a withdrawal and a recovery are.
+ */
+import { ok, strictEqual } from "node:assert";
 import { startAgent } from "../../agent/mod.ts";
 import { createLogger } from "../../ops/log.ts";
 import { clusterTest, createPod, createSwh, recordSlices, waitForAddresses, withCluster } from "./helpers.ts";
+import { eventsAbout } from "../controller/helpers.ts";
+import { waitFor } from "../support/wait.ts";
 
 const PODS = 50;
 
@@ -39,8 +44,19 @@ clusterTest(`agent: ${PODS} pods flipping at once → a bounded number of slice 
       state.healthy = false;
       await waitForAddresses(ctx, "web", [], 15_000);
       const down = recorder.events.length;
+      // Events go out in order: once withdrawals are recorded, any for the first publications would be too.
+      const reasons = async () => (await eventsAbout(ctx.ns, "web")).map((l) => l.slice(0, l.indexOf(":")));
+      await waitFor(async () => (await reasons()).includes("EndpointUnhealthy"), {
+        what: "EndpointUnhealthy Events",
+        timeoutMs: 15_000,
+      });
+      strictEqual((await reasons()).filter((r) => r === "EndpointHealthy").length, 0, "first publications");
       state.healthy = true;
       await waitForAddresses(ctx, "web", ips, 15_000);
+      await waitFor(async () => (await reasons()).includes("EndpointHealthy"), {
+        what: "EndpointHealthy Events for the recovery",
+        timeoutMs: 15_000,
+      });
       await recorder.stop();
       const total = recorder.events.length;
       console.log(`slice writes: ${down} for ${PODS} endpoints going down, ${total - down} coming back`);
