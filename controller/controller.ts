@@ -390,7 +390,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
   };
 
   const enqueueAll = () => {
-    for (const swh of swhs.list()) queue.add(swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? ""));
+    for (const swh of swhs.list()) {
+      const { namespace = "", name = "" } = swh.metadata;
+      // A new leader (or a resync) first creates the Services that do not exist yet: agents wait for them.
+      queue.add(swhKey(namespace, name), 0, { urgent: !services.get(namespace, name) });
+    }
     // Keys of SWHs that vanished while nobody reconciled: their orphaned slices and reports.
     for (const key of new Set([...slicesBySwh.keys(), ...reportsBySwh.keys()])) {
       const i = key.indexOf("/");

@@ -75,6 +75,18 @@ Deno.test("two controller processes: one leads; kill -9 → the other takes over
       timeoutMs: 20_000,
     });
 
+    // The leader renews (from the record it wrote last: one PUT each) without ever losing the lease.
+    const first = await leases.get("swh-controller");
+    const renewals = new Set<string>();
+    await waitFor(async () => {
+      renewals.add((await leases.get("swh-controller")).spec?.renewTime ?? "");
+      return renewals.size >= 4;
+    }, { what: "four renewals by a", timeoutMs: 10_000 });
+    const renewed = await leases.get("swh-controller");
+    deepStrictEqual(renewed.spec?.holderIdentity, first.spec?.holderIdentity);
+    deepStrictEqual(renewed.spec?.leaseTransitions, first.spec?.leaseTransitions);
+    ok(!(await Deno.readTextFile(a.logFile)).includes("stopped leading"), "a never stopped leading");
+
     const swhs = Api.namespaced(transport, SwhResource, ns);
     const services = Api.namespaced(transport, Services, ns);
     await applySwh(swhs, swhBody("one"));
