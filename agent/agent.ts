@@ -124,10 +124,11 @@ export class Agent {
         this.metrics.watchBytes.inc({ resource }, received.bytes);
       },
     });
-    // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s), cheap enough for a
-    // hundred agents on one machine.
+    // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s); on demand — only
+    // while a probe is in flight — so an agent between probes never wakes up for it (lag.ts).
     this.#lag = startLagMonitor({
       intervalMs: 250,
+      onDemand: true,
       onSample: (lagMs) => this.metrics.eventLoopLag.observe({}, lagMs / 1000),
     });
     this.#scheduler = createScheduler({

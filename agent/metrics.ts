@@ -62,7 +62,7 @@ function createMetrics(registry: Registry): AgentMetrics {
     ),
     eventLoopLag: registry.histogram(
       "swh_agent_event_loop_lag_seconds",
-      "How late the agent's event loop ran (CPU starvation, GC pauses).",
+      "How late the agent's event loop ran (CPU starvation, GC pauses), sampled while probes are in flight.",
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     ),
     endpointsHealthy: registry.gauge(

@@ -122,3 +122,31 @@ Deno.test("lag: a running monitor does not keep the process alive", async () => 
     clearTimeout(timer);
   }
 });
+
+Deno.test("lag: an on-demand monitor ticks only while held, and measures a stall inside a hold", async () => {
+  const clock = new FakeClock();
+  const samples: number[] = [];
+  const monitor = startLagMonitor({ clock, onSample: (ms) => samples.push(ms), onDemand: true });
+  await clock.advance(1_000);
+  assert.deepEqual(samples, [], "no ticks while nobody holds it");
+  const releaseA = monitor.hold();
+  const releaseB = monitor.hold(); // holds nest
+  await clock.advance(250);
+  assert.deepEqual(samples, [0, 0]);
+  releaseA();
+  releaseA(); // a second release of one hold is ignored
+  await clock.stall(1_000); // the tick due at 1,300 fires at 2,250
+  assert.deepEqual(monitor.observed(1_000, 2_250), { stalledMs: 950, maxMs: 950 });
+  releaseB();
+  const ticks = monitor.stats().ticks;
+  await clock.advance(1_000);
+  assert.equal(monitor.stats().ticks, ticks, "released: no more ticks");
+  assert.equal(monitor.stats().lastMs, 950, "the last sample stays");
+  assert.deepEqual(monitor.observed(2_250, 3_250), { stalledMs: 0, maxMs: 0 }, "no stall while idle");
+  // A new hold starts a fresh interval: the idle second is no stall.
+  const releaseC = monitor.hold();
+  await clock.advance(100);
+  assert.equal(samples.at(-1), 0);
+  releaseC();
+  monitor.stop();
+});

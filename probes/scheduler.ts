@@ -189,8 +189,9 @@ export interface SchedulerOptions {
   /** Most probes in flight at once; further due probes wait in FIFO order. Default 1000. */
   readonly maxConcurrent?: number;
   /**
-   * Where stalls of this process are learnt; default a monitor on `clock` (lag.ts, a tick every 100 ms) that the
-   * scheduler starts now and stops in `close()`. A monitor passed here is shared and left running.
+   * Where stalls of this process are learnt; default an on-demand monitor on `clock` (lag.ts, a tick every 100 ms
+   * while a probe is in flight) that the scheduler stops in `close()`. A monitor passed here is shared and left
+   * running; the scheduler holds it while probes are in flight (which keeps an on-demand one ticking).
    */
   readonly lagMonitor?: LagMonitor;
   /** Every tick's lag in ms from the default monitor (e.g. a lag histogram); ignored with `lagMonitor`. */
@@ -283,7 +284,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let inconclusive = 0;
   let closed = false;
   const ownsLag = options.lagMonitor === undefined;
-  const lag = options.lagMonitor ?? startLagMonitor({ clock, onSample: options.onLagSample });
+  const lag = options.lagMonitor ??
+    startLagMonitor({ clock, onSample: options.onLagSample, onDemand: true });
 
   function emit(change: HealthChange): void {
     try {
@@ -427,6 +429,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     t.running = controller;
     started++;
     inFlight++;
+    // Stalls matter while a probe is in flight (its deadline may fire late): an on-demand monitor ticks then.
+    const releaseLag = lag.hold();
     const startedAt = clock.now();
     const probe = t.probe;
     // Plain then() instead of an async wrapper: two promises per run fewer, which shows at 5,000 runs/s.
@@ -437,6 +441,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (!controller.signal.aborted && !t.removed) {
         complete(t, result, startedAt, clock.now(), startedAt - intended);
       }
+      releaseLag();
       if (inFlight === 0 && idle) idle();
       if (!closed) drain();
     };
