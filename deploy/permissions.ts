@@ -53,8 +53,21 @@ export function withReadablePaths(flags: readonly string[], paths: readonly stri
 
 /**
  * Deno/V8 runtime flags of the agent, compiled into the binary by deploy/Dockerfile and passed to `deno run` by
- * the local backend. A smaller young generation: probing allocates many short-lived objects, and V8's default
- * semi-space growth keeps tens of MiB of them resident. Measured with 1,000 endpoints
- * (`SWH_BENCH_AGENT_V8_FLAGS=… ./deno task bench agent`): RSS 175–201 → 156–158 MiB, CPU unchanged (15–17 %).
+ * the local backend. A small young generation (probing allocates many short-lived objects, and V8's default
+ * semi-space growth keeps tens of MiB of them resident) and V8's size-over-speed heuristics (smaller code and
+ * heap growth; the agent's hot path is the connect syscall, not JS). Measured with 1,000 endpoints
+ * (`SWH_BENCH_TRIALS=1 SWH_BENCH_STEADY_SECONDS=20 SWH_BENCH_AGENT_V8_FLAGS=… ./deno task bench agent`, three
+ * interleaved runs each): `--max-semi-space-size=4` alone 130–138 MiB, with `--optimize-for-size` and a 1 MiB
+ * semi-space 93–96 MiB, CPU 25–28 % of a core either way (before any flag: 175–201 MiB).
  */
-export const AGENT_RUNTIME_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=4"];
+export const AGENT_RUNTIME_FLAGS: readonly string[] = [
+  "--v8-flags=--max-semi-space-size=1,--optimize-for-size",
+];
+
+/**
+ * Deno/V8 runtime flags of the controller (compiled in by deploy/Dockerfile, passed to `deno run` locally): V8's
+ * size-over-speed heuristics halve its heap. `SWH_BENCH_V8_FLAGS=… ./deno task bench controller` (1,000 SWHs,
+ * two runs each): RSS 225–239 → 126 MiB; all Services after 10.5–13.1 s instead of 10.3–11.8 s, all statuses
+ * after 19.3–23.9 s instead of 17.6–20.5 s.
+ */
+export const CONTROLLER_RUNTIME_FLAGS: readonly string[] = ["--v8-flags=--optimize-for-size"];

@@ -3,6 +3,7 @@ import {
   AGENT_PERMISSIONS,
   AGENT_RUNTIME_FLAGS,
   CONTROLLER_PERMISSIONS,
+  CONTROLLER_RUNTIME_FLAGS,
   withReadablePaths,
 } from "./permissions.ts";
 
@@ -17,7 +18,7 @@ function dockerfileFlags(program: string): string[] {
 }
 
 Deno.test("the Dockerfile compiles each program with exactly the flags the local backend runs it with", () => {
-  deepStrictEqual(dockerfileFlags("controller"), [...CONTROLLER_PERMISSIONS]);
+  deepStrictEqual(dockerfileFlags("controller"), [...CONTROLLER_PERMISSIONS, ...CONTROLLER_RUNTIME_FLAGS]);
   deepStrictEqual(dockerfileFlags("agent"), [...AGENT_PERMISSIONS, ...AGENT_RUNTIME_FLAGS]);
 });
 

@@ -26,7 +26,12 @@ async function main(names: string[]): Promise<number> {
       if (signal.aborted) break;
       console.log(`\n=== bench/${script}.ts`);
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", ...(Deno.env.get("SWH_BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("SWH_BENCH_V8_FLAGS")}`] : []), `bench/${script}.ts`],
+        args: [
+          "run",
+          "-A",
+          ...(Deno.env.get("SWH_BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("SWH_BENCH_V8_FLAGS")}`] : []),
+          `bench/${script}.ts`,
+        ],
         env: clusterEnv(state),
         stdin: "null",
       }).spawn();

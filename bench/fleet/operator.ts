@@ -8,7 +8,11 @@
  * @module
  */
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
-import { CONTROLLER_PERMISSIONS, withReadablePaths } from "../../deploy/permissions.ts";
+import {
+  CONTROLLER_PERMISSIONS,
+  CONTROLLER_RUNTIME_FLAGS,
+  withReadablePaths,
+} from "../../deploy/permissions.ts";
 import { appendOutput, REPO_ROOT, spawnAgent } from "../../tests/agent/helpers.ts";
 import type { AgentProcess } from "../../tests/agent/helpers.ts";
 import { installSwhCrd } from "../../tests/support/crd.ts";
@@ -45,7 +49,12 @@ interface ControllerProcess extends MetricsSource {
 function spawnController(kubeconfig: string, logFile: string): ControllerProcess {
   const opsPort = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...withReadablePaths(CONTROLLER_PERMISSIONS, [kubeconfig]), "controller/main.ts"],
+    args: [
+      "run",
+      ...withReadablePaths(CONTROLLER_PERMISSIONS, [kubeconfig]),
+      ...CONTROLLER_RUNTIME_FLAGS,
+      "controller/main.ts",
+    ],
     cwd: REPO_ROOT,
     env: {
       KUBECONFIG: kubeconfig,
@@ -80,6 +89,8 @@ export interface FleetOperatorOptions {
   readonly caCert: string;
   /** Kubeconfigs and logs go here. */
   readonly dir: string;
+  /** Niceness of the agent processes (0: none). */
+  readonly agentNice?: number;
 }
 
 /** The running agents and controller. */
@@ -129,6 +140,7 @@ export class FleetOperator {
         const agent = spawnAgent(node, {
           kubeconfig: agentKubeconfigs[i],
           logFile: `${opts.dir}/agent-${node}.log`,
+          nice: opts.agentNice,
           env: { SWH_LOG_LEVEL: LOG_LEVEL("AGENT_LOG") },
         });
         agents[i] = { ...agent, metricsText: async () => (await agent.ops("/metrics"))?.text };

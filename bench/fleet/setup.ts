@@ -220,6 +220,7 @@ export async function buildFleet(config: FleetConfig, cleanup: Cleanup, signal: 
         apiserverUrl: cluster.apiserverUrl,
         caCert: cluster.pki.caCert,
         dir,
+        agentNice: config.agentNice,
       }),
   );
   cleanup.add("stop the agents and the controller", () => operator.stop());

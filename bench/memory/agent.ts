@@ -186,8 +186,9 @@ function publishedAddresses(api: FakeApiserver): number {
 }
 
 function totalWrites(api: FakeApiserver): number {
+  // The heartbeat Lease is renewed every 10 s by design: not a sign of a starved agent.
   return Object.entries(api.stats.requests)
-    .filter(([k]) => /^(PATCH|PUT|POST|DELETE) /.test(k))
+    .filter(([k]) => /^(PATCH|PUT|POST|DELETE) /.test(k) && !/ leases$/.test(k))
     .reduce((n, [, v]) => n + v, 0);
 }
 

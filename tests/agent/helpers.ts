@@ -333,6 +333,8 @@ export interface SpawnAgentOptions {
   readonly kubeconfig?: string;
   /** Append the agent's stdout and stderr to this file instead of inheriting them (many agents at once). */
   readonly logFile?: string;
+  /** Run under `nice -n` this (every thread of the process; 0 or absent: not). */
+  readonly nice?: number;
 }
 
 /**
@@ -362,13 +364,14 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
   // The admin kubeconfig names its certificate files, which sit next to it.
   const kubeDir = kubeconfig.slice(0, kubeconfig.lastIndexOf("/"));
   const opsPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...withReadablePaths(AGENT_PERMISSIONS, [kubeDir]),
-      ...(opts.runtimeFlags ?? AGENT_RUNTIME_FLAGS),
-      "agent/main.ts",
-    ],
+  const args = [
+    "run",
+    ...withReadablePaths(AGENT_PERMISSIONS, [kubeDir]),
+    ...(opts.runtimeFlags ?? AGENT_RUNTIME_FLAGS),
+    "agent/main.ts",
+  ];
+  const child = new Deno.Command(opts.nice ? "nice" : Deno.execPath(), {
+    args: opts.nice ? ["-n", String(opts.nice), Deno.execPath(), ...args] : args,
     cwd: REPO_ROOT,
     env: {
       NODE_NAME: node,

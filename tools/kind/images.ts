@@ -17,7 +17,12 @@
  */
 import { run } from "../cluster/exec.ts";
 import type { BinaryBundle } from "../cluster/versions.ts";
-import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, CONTROLLER_PERMISSIONS } from "../../deploy/permissions.ts";
+import {
+  AGENT_PERMISSIONS,
+  AGENT_RUNTIME_FLAGS,
+  CONTROLLER_PERMISSIONS,
+  CONTROLLER_RUNTIME_FLAGS,
+} from "../../deploy/permissions.ts";
 import { cached, hashOf, kindCacheDir, treeContents } from "./cache.ts";
 import { type ImageConfig, type LayerSource, writeOciArchive } from "./oci.ts";
 import type { RootfsSpec } from "./rootfs.ts";
@@ -214,7 +219,10 @@ exec /usr/local/bin/deno run --cached-only --frozen --no-prompt --config=${APP_D
 /** The operator image: the controller and agent entrypoints under `deno run`, uid 65532. */
 export function operatorImage(inputs: ImageInputs): ImageRecipe {
   const launchers = {
-    "usr/local/bin/swh-controller": launcher("swh-controller", "controller/main.ts", CONTROLLER_PERMISSIONS),
+    "usr/local/bin/swh-controller": launcher("swh-controller", "controller/main.ts", [
+      ...CONTROLLER_PERMISSIONS,
+      ...CONTROLLER_RUNTIME_FLAGS,
+    ]),
     "usr/local/bin/swh-agent": launcher("swh-agent", "agent/main.ts", [
       ...AGENT_PERMISSIONS,
       ...AGENT_RUNTIME_FLAGS,

@@ -1,5 +1,10 @@
 import { deepStrictEqual, ok } from "node:assert";
-import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, CONTROLLER_PERMISSIONS } from "../../deploy/permissions.ts";
+import {
+  AGENT_PERMISSIONS,
+  AGENT_RUNTIME_FLAGS,
+  CONTROLLER_PERMISSIONS,
+  CONTROLLER_RUNTIME_FLAGS,
+} from "../../deploy/permissions.ts";
 import { launcher, OPERATOR_SOURCES } from "./images.ts";
 
 /** The words of the `deno run` line of a launcher script. */
@@ -9,9 +14,8 @@ function runFlags(script: string): string[] {
 }
 
 Deno.test("the kind operator image runs each program with exactly the flags of deploy/permissions.ts", () => {
-  deepStrictEqual(runFlags(launcher("c", "controller/main.ts", CONTROLLER_PERMISSIONS)), [
-    ...CONTROLLER_PERMISSIONS,
-  ]);
+  const controllerFlags = [...CONTROLLER_PERMISSIONS, ...CONTROLLER_RUNTIME_FLAGS];
+  deepStrictEqual(runFlags(launcher("c", "controller/main.ts", controllerFlags)), controllerFlags);
   const agent = launcher("a", "agent/main.ts", [...AGENT_PERMISSIONS, ...AGENT_RUNTIME_FLAGS]);
   deepStrictEqual(runFlags(agent), [...AGENT_PERMISSIONS, ...AGENT_RUNTIME_FLAGS]);
   ok(agent.includes("deno run --cached-only"), agent);

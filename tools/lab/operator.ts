@@ -9,6 +9,7 @@ import {
   AGENT_PERMISSIONS,
   AGENT_RUNTIME_FLAGS,
   CONTROLLER_PERMISSIONS,
+  CONTROLLER_RUNTIME_FLAGS,
   withReadablePaths,
 } from "../../deploy/permissions.ts";
 import { DEFAULT_OPERATOR_NAMESPACE } from "../../crds/conventions.ts";
@@ -107,6 +108,7 @@ export class LabOperator {
       "run",
       "--cached-only",
       ...withReadablePaths(CONTROLLER_PERMISSIONS, [this.controllerKubeconfig]),
+      ...CONTROLLER_RUNTIME_FLAGS,
       CONTROLLER_MAIN,
     ], {
       KUBECONFIG: this.controllerKubeconfig,
