@@ -105,6 +105,10 @@ async function scale(): Promise<void> {
     );
     try {
       await agent.ready();
+      // Idle: ready, caches synced, nothing selected yet; a few seconds for start-up garbage to go.
+      await new Promise((r) => setTimeout(r, 5000));
+      const idle = agentStats(agent.child.pid);
+      rows.push(["agent RSS idle (ready, nothing to probe)", `${idle.rssMiB.toFixed(0)} MiB`]);
       const t0 = performance.now();
       for (let i = 0; i < ips.length; i += 25) {
         await Promise.all(
