@@ -57,7 +57,6 @@ function parseNodeKey(key: string): string | undefined {
   return key.startsWith("node:") ? key.slice(5) : undefined;
 }
 
-/** Whether a Service has an SWH as owner (ours, or being adopted). */
 /** Whether an SWH update changed more than its status: spec, labels, annotations or deletion. */
 function specChanged(old: ServiceWithHealthchecks, now: ServiceWithHealthchecks): boolean {
   const a = old.metadata, b = now.metadata;
@@ -66,6 +65,7 @@ function specChanged(old: ServiceWithHealthchecks, now: ServiceWithHealthchecks)
       JSON.stringify([b.labels, b.annotations, b.finalizers]);
 }
 
+/** Whether a Service has an SWH as owner (ours, or being adopted). */
 function ownedBySwh(svc: IService): boolean {
   return (svc.metadata?.ownerReferences ?? []).some((o) => o.kind === "ServiceWithHealthchecks");
 }
@@ -163,9 +163,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
   };
   const transport = instrumentedTransport(base, countWrites);
-  // The leader Lease gets a connection of its own: on a busy apiserver the shared HTTP/2 connection carries
-  // every watch's events, and a renewal queued behind them missed the renew deadline (lost leadership up to 5
-  // times in a 100-node cold start), each loss pausing all reconciles.
+  // The leader Lease gets a connection of its own, so renewals never share a connection (and its flow-control
+  // window) with the watches' event streams. Measured in a 100-node cold start on one machine: leadership was
+  // still lost 1–5 times, because there the controller's thread waits for a CPU (not for the apiserver).
   const ownElectionTransport = ownTransport && options.leaderElection !== false
     ? await connect({ paths: options.kubeconfig })
     : undefined;
