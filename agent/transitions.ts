@@ -1,7 +1,7 @@
 /**
  * Tells people about endpoint transitions: one info log line each, and a Kubernetes Event on the SWH within a
- * rate limit — except for a new endpoint's first publication (logged only) (a node-wide outage flips every endpoint at once; a few Events tell the story, the metric
- * `swh_agent_events_dropped_total` counts the rest).
+ * rate limit (a node-wide outage flips every endpoint at once; a few Events tell the story, the metric
+ * `swh_agent_events_dropped_total` counts the rest). A new endpoint's first publication is logged only.
  *
  * RBAC: create events in the SWHs' namespaces.
  *

@@ -237,6 +237,11 @@ async function runScenario(
 
 // ---- main -------------------------------------------------------------------------------------------------
 
+/** Milliseconds for a table cell; "–" for none (a report's JSON turns NaN — no sample — into null). */
+function msCell(ms: number | null, digits = 0): string {
+  return ms === null || Number.isNaN(ms) ? "–" : `${ms.toFixed(digits)} ms`;
+}
+
 /** `--v8-flags X` is passed on to the probing process (e.g. `--max-semi-space-size=2` trades CPU for RSS). */
 function v8Flags(): string[] {
   const v8 = flag("--v8-flags");
@@ -314,12 +319,12 @@ async function main() {
     String(r.probesPerSecond),
     String(r.failures),
     String(r.inconclusive),
-    `${r.latenessP50.toFixed(1)} ms`,
-    `${r.latenessP99.toFixed(1)} ms`,
-    `${r.latenessMax.toFixed(0)} ms`,
+    msCell(r.latenessP50, 1),
+    msCell(r.latenessP99, 1),
+    msCell(r.latenessMax),
     String(r.skipped),
-    `${r.lagP50.toFixed(0)} ms`,
-    `${r.lagMax.toFixed(0)} ms`,
+    msCell(r.lagP50),
+    msCell(r.lagMax),
     `${(r.cpuShare * 100).toFixed(0)} %`,
     `${r.peakRssMiB.toFixed(0)} MiB`,
     `${r.peakHeapMiB.toFixed(0)} MiB`,
@@ -332,7 +337,7 @@ async function main() {
   console.log("late = probe start minus its slot on the grid; JS heap = peak V8 heapTotal");
   console.log(
     "fail = counted failures; inconcl. = timeouts while the prober itself stalled (not counted); " +
-      "lag = event-loop lag monitor ticks (100 ms)",
+      "lag = event-loop lag monitor ticks (100 ms, only while a probe is in flight; – when none fired)",
   );
   console.log(line(cols));
   for (const r of rows) console.log(line(r));

@@ -275,6 +275,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const waiting: { target: Target; intended: number }[] = [];
   let waitingHead = 0;
   let inFlight = 0;
+  /** Releases the lag monitor's hold, taken while any probe is in flight (one per busy period, not per probe). */
+  let releaseLag: (() => void) | undefined;
   /** Resolves close() once the last in-flight probe has settled. */
   let idle: (() => void) | undefined;
   let timer: unknown;
@@ -428,9 +430,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const controller = new AbortController();
     t.running = controller;
     started++;
-    inFlight++;
     // Stalls matter while a probe is in flight (its deadline may fire late): an on-demand monitor ticks then.
-    const releaseLag = lag.hold();
+    // (A start re-entered from complete() finds the hold of the probe being settled still taken.)
+    if (inFlight++ === 0) releaseLag ??= lag.hold();
     const startedAt = clock.now();
     const probe = t.probe;
     // Plain then() instead of an async wrapper: two promises per run fewer, which shows at 5,000 runs/s.
@@ -441,8 +443,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (!controller.signal.aborted && !t.removed) {
         complete(t, result, startedAt, clock.now(), startedAt - intended);
       }
-      releaseLag();
-      if (inFlight === 0 && idle) idle();
+      // Released after complete(): a timed-out result reads the stall still in progress.
+      if (inFlight === 0) {
+        releaseLag?.();
+        releaseLag = undefined;
+        idle?.();
+      }
       if (!closed) drain();
     };
     let pending: Promise<ProbeResult>;

@@ -25,13 +25,9 @@ async function main(names: string[]): Promise<number> {
     for (const script of scripts) {
       if (signal.aborted) break;
       console.log(`\n=== bench/${script}.ts`);
+      const v8Flags = Deno.env.get("SWH_BENCH_V8_FLAGS");
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          ...(Deno.env.get("SWH_BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("SWH_BENCH_V8_FLAGS")}`] : []),
-          `bench/${script}.ts`,
-        ],
+        args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), `bench/${script}.ts`],
         env: clusterEnv(state),
         stdin: "null",
       }).spawn();

@@ -216,18 +216,21 @@ exec /usr/local/bin/deno run --cached-only --frozen --no-prompt --config=${APP_D
 `;
 }
 
+/** The operator image's launcher scripts by path: each program with its flags of deploy/permissions.ts. */
+export const OPERATOR_LAUNCHERS: Readonly<Record<string, string>> = {
+  "usr/local/bin/swh-controller": launcher("swh-controller", "controller/main.ts", [
+    ...CONTROLLER_PERMISSIONS,
+    ...CONTROLLER_RUNTIME_FLAGS,
+  ]),
+  "usr/local/bin/swh-agent": launcher("swh-agent", "agent/main.ts", [
+    ...AGENT_PERMISSIONS,
+    ...AGENT_RUNTIME_FLAGS,
+  ]),
+};
+
 /** The operator image: the controller and agent entrypoints under `deno run`, uid 65532. */
 export function operatorImage(inputs: ImageInputs): ImageRecipe {
-  const launchers = {
-    "usr/local/bin/swh-controller": launcher("swh-controller", "controller/main.ts", [
-      ...CONTROLLER_PERMISSIONS,
-      ...CONTROLLER_RUNTIME_FLAGS,
-    ]),
-    "usr/local/bin/swh-agent": launcher("swh-agent", "agent/main.ts", [
-      ...AGENT_PERMISSIONS,
-      ...AGENT_RUNTIME_FLAGS,
-    ]),
-  };
+  const launchers = OPERATOR_LAUNCHERS;
   return {
     ref: OPERATOR_IMAGE,
     inputs: async () => {

@@ -5,7 +5,7 @@ import {
   CONTROLLER_PERMISSIONS,
   CONTROLLER_RUNTIME_FLAGS,
 } from "../../deploy/permissions.ts";
-import { launcher, OPERATOR_SOURCES } from "./images.ts";
+import { OPERATOR_LAUNCHERS, OPERATOR_SOURCES } from "./images.ts";
 
 /** The words of the `deno run` line of a launcher script. */
 function runFlags(script: string): string[] {
@@ -14,9 +14,11 @@ function runFlags(script: string): string[] {
 }
 
 Deno.test("the kind operator image runs each program with exactly the flags of deploy/permissions.ts", () => {
-  const controllerFlags = [...CONTROLLER_PERMISSIONS, ...CONTROLLER_RUNTIME_FLAGS];
-  deepStrictEqual(runFlags(launcher("c", "controller/main.ts", controllerFlags)), controllerFlags);
-  const agent = launcher("a", "agent/main.ts", [...AGENT_PERMISSIONS, ...AGENT_RUNTIME_FLAGS]);
+  deepStrictEqual(runFlags(OPERATOR_LAUNCHERS["usr/local/bin/swh-controller"]), [
+    ...CONTROLLER_PERMISSIONS,
+    ...CONTROLLER_RUNTIME_FLAGS,
+  ]);
+  const agent = OPERATOR_LAUNCHERS["usr/local/bin/swh-agent"];
   deepStrictEqual(runFlags(agent), [...AGENT_PERMISSIONS, ...AGENT_RUNTIME_FLAGS]);
   ok(agent.includes("deno run --cached-only"), agent);
 });
