@@ -1,6 +1,7 @@
 /** Which pods of this node a ServiceWithHealthchecks selects, with their addresses and resolved ports. */
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IntOrString, ServiceWithHealthchecks } from "../crds/schema.ts";
+import { canonicalIp } from "../probes/ip.ts";
 
 /** IP family of an address, as EndpointSlice `addressType` spells it. */
 export type AddressFamily = "IPv4" | "IPv6";
@@ -52,11 +53,15 @@ export function addressFamily(ip: string): AddressFamily {
   return ip.includes(":") ? "IPv6" : "IPv4";
 }
 
-/** The pod's IPs (`status.podIPs`, falling back to `status.podIP`), deduplicated, in the order reported. */
+/**
+ * The pod's IPs (`status.podIPs`, falling back to `status.podIP`) in canonical form, deduplicated, in the order
+ * reported. Canonical because the apiserver accepts some non-canonical IPv6 text in pod status
+ * (`fd5a:5748:0::1`) but refuses it in an EndpointSlice, which would fail the whole slice write forever.
+ */
 export function podAddresses(pod: IPod): string[] {
   const ips = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => !!ip);
   if (ips.length === 0 && pod.status?.podIP) ips.push(pod.status.podIP);
-  return [...new Set(ips)];
+  return [...new Set(ips.flatMap((ip) => canonicalIp(ip) ?? []))];
 }
 
 /** Whether every label of `selector` is on the pod. An empty selector selects nothing (no manual endpoints). */

@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import {
   addressFamily,
+  podAddresses,
   podSelected,
   resolvePort,
   resolveServicePorts,
@@ -62,4 +63,9 @@ Deno.test("hostname is published only when the pod's subdomain names the service
   strictEqual(selectEndpoints(swh, [pod], "node-a")[0].hostname, "db-0");
   pod.spec!.subdomain = "other";
   strictEqual(selectEndpoints(swh, [pod], "node-a")[0].hostname, undefined);
+});
+
+Deno.test("pod addresses are published in canonical form, deduplicated; text that is no IP is left out", () => {
+  const pod = makePod({ name: "a", ips: ["fd5a:5748:0::1", "010.0.0.1", "fd5a:5748::1", "not-an-ip"] });
+  deepStrictEqual(podAddresses(pod), ["fd5a:5748::1", "10.0.0.1"]);
 });

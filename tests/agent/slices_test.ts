@@ -93,7 +93,7 @@ clusterTest(
 );
 
 clusterTest(
-  "agent: named ports (service and probe) resolve per pod; dual-stack pods get IPv4 and IPv6 slices",
+  "agent: named ports (service and probe) resolve per pod; dual-stack pods get IPv4 and IPv6 slices, canonical",
   async () => {
     await withCluster("agent-named", async (ctx) => {
       const v4 = httpBackend(ctx.net.v4(4));
@@ -103,7 +103,8 @@ clusterTest(
         await createPod(ctx, {
           name: "vm",
           node: ctx.node,
-          ips: [ctx.net.v4(4), ctx.net.v6(0)],
+          // Pod status accepts IPv6 text an EndpointSlice refuses (fd5a:5748:0::1): the agent publishes it canonical.
+          ips: [ctx.net.v4(4), ctx.net.v6(0).replace("::", ":0:0:0::")],
           ports: [{ name: "web", containerPort: v4.port }],
         });
         await createSwh(ctx, "web", {

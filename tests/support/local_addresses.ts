@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { canonicalIp } from "../../probes/ip.ts";
 
 /** A set of local addresses; `dispose()` deletes the interface and with it every address. */
 export interface LocalAddresses extends AsyncDisposable {
@@ -63,7 +64,8 @@ export async function createLocalAddresses(count: number, count6 = 0): Promise<L
     const n = block * BLOCK_SIZE + SKIPPED + i; // skip .0.x of the block
     return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
   };
-  const v6 = (i: number) => `fd5a:5748:${block.toString(16)}::${(i + 1).toString(16)}`;
+  // Canonical text (block 0 is fd5a:5748::1, not fd5a:5748:0::1): tests compare it with published addresses.
+  const v6 = (i: number) => canonicalIp(`fd5a:5748:${block.toString(16)}::${(i + 1).toString(16)}`)!;
   await ip(["link", "add", name, "type", "bridge"]);
   let disposed = false;
   const dispose = async () => {
