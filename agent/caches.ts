@@ -24,7 +24,7 @@ import {
 } from "../crds/conventions.ts";
 import { ReportResource, SwhResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
-import { SWH_KIND, SWH_PLURAL } from "../crds/schema.ts";
+import { SWH_KIND, SWH_PLURAL } from "../crds/names.ts";
 import {
   Api,
   EndpointSlices,

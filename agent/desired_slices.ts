@@ -7,7 +7,7 @@ import {
   SERVICE_NAME_LABEL,
   shortHash,
 } from "../crds/conventions.ts";
-import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
+import { SWH_API_VERSION, SWH_KIND } from "../crds/names.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import type { AddressFamily, ResolvedPort, SelectedEndpoint } from "./endpoints.ts";
 

@@ -77,12 +77,22 @@ export function selectorMatches(selector: Readonly<Record<string, string>> | und
  * not finished (`Succeeded`/`Failed` pods keep their IP in status but serve nothing).
  */
 export function podSelected(swh: ServiceWithHealthchecks, pod: IPod, node: string): boolean {
-  if (pod.metadata?.namespace !== swh.metadata.namespace) return false;
+  return podSelectedBy(swh.metadata.namespace, swh.spec.selector, pod, node);
+}
+
+/** {@link podSelected} by the parts it reads: the SWH's namespace and selector. */
+export function podSelectedBy(
+  namespace: string | undefined,
+  selector: Readonly<Record<string, string>> | undefined,
+  pod: IPod,
+  node: string,
+): boolean {
+  if (pod.metadata?.namespace !== namespace) return false;
   if (pod.spec?.nodeName !== node) return false;
   const phase = pod.status?.phase;
   if (phase === "Succeeded" || phase === "Failed") return false;
   if (podAddresses(pod).length === 0) return false;
-  return selectorMatches(swh.spec.selector, pod);
+  return selectorMatches(selector, pod);
 }
 
 /**

@@ -7,13 +7,12 @@
  */
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
-import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import type { Logger } from "../ops/log.ts";
 import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
 import { ZONE_LABEL } from "./caches.ts";
-import type { AgentCaches } from "./caches.ts";
+import type { AgentCaches, SwhObject } from "./caches.ts";
 import { desiredSlices } from "./desired_slices.ts";
-import { selectEndpoints } from "./endpoints.ts";
+import { podSelectedBy, selectEndpoints } from "./endpoints.ts";
 import type { SelectedEndpoint } from "./endpoints.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { failureReasonCode, scheduledProbes } from "./probe_specs.ts";
@@ -22,6 +21,34 @@ import type { EndpointVerdict } from "./report_entries.ts";
 import type { ReportWriter } from "./report_writer.ts";
 import type { SliceWriter } from "./slice_writer.ts";
 import type { TransitionReporter } from "./transitions.ts";
+
+type ValidateModule = typeof import("../crds/validate.ts");
+let validateModule: Promise<ValidateModule> | undefined;
+
+/**
+ * The SWH validator (zod and the schema: ~10 MiB resident, bench/memory.ts `modules`), imported when the first
+ * SWH with a pod on this node needs it: most agents of a fleet host no pod of most SWHs, and an agent that
+ * hosts none never loads it. A failed import is retried on the next reconcile.
+ */
+function loadValidator(): Promise<ValidateModule> {
+  return validateModule ??= import("../crds/validate.ts").catch((error) => {
+    validateModule = undefined;
+    throw error;
+  });
+}
+
+/**
+ * Whether `raw` (as stored, not validated) may select one of `pods` on `node`. A selector that is not a map of
+ * strings answers yes, so that validation gets to name the problem.
+ */
+function mayHaveEndpointsHere(raw: SwhObject, pods: readonly IPod[], node: string): boolean {
+  const selector: unknown = (raw.spec as { selector?: unknown } | undefined)?.selector;
+  if (selector === undefined) return false;
+  if (typeof selector !== "object" || selector === null || Array.isArray(selector)) return true;
+  if (Object.values(selector).some((v) => typeof v !== "string")) return true;
+  const labels = selector as Record<string, string>;
+  return pods.some((p) => podSelectedBy(raw.metadata?.namespace, labels, p, node));
+}
 
 /** How long a never-probed endpoint stays out of reports: it will most likely pass within a second. */
 export const PENDING_GRACE_MS = 3_000;
@@ -122,8 +149,17 @@ export class Reconciler {
     const raw = this.#d.caches.swhs.get(ns, name);
     if (!raw || raw.metadata?.deletionTimestamp) return await this.#teardown(key, ns, name);
     const rt = this.#runtime(key);
+    const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
     const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}`;
     if (rt.parsed !== parsedFrom) {
+      if (!rt.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
+        // Never had endpoints here and has none now: nothing to probe, and whatever an earlier agent left
+        // (slices, a report) goes — without parsing the spec. A pod event requeues it when that changes.
+        await this.#d.slices.sync(ns, name, [], { periodMs: 0, minIntervalMs: 0, flapping: () => false });
+        await this.#d.reports.remove(ns, name);
+        return undefined;
+      }
+      const { formatSwhErrors, validateSwh } = await loadValidator();
       rt.parsed = parsedFrom;
       const parsed = validateSwh({ ...raw, status: undefined });
       if (!parsed.ok) {
@@ -143,7 +179,6 @@ export class Reconciler {
     const periodMs = swh.spec.healthcheck.periodSeconds * 1000;
 
     // 1. Endpoints and probing.
-    const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
     rt.endpoints = selectEndpoints(swh, pods, this.#d.node);
     this.#schedule(key, swh, rt, pods);
     const healthy = (epKey: string) => this.#d.scheduler.health(schedulerKey(key, epKey))?.healthy ?? false;

@@ -12,10 +12,10 @@
  * @module
  */
 import { NODE_LABEL, reportName } from "../crds/conventions.ts";
-import { REPORT_KIND } from "../crds/report.ts";
+import { REPORT_KIND } from "../crds/names.ts";
 import type { SwhNodeReport, SwhReference } from "../crds/report.ts";
 import { ReportResource } from "../crds/resource.ts";
-import { SWH_API_VERSION } from "../crds/schema.ts";
+import { SWH_API_VERSION } from "../crds/names.ts";
 import type { SwhEndpointStatus } from "../crds/schema.ts";
 import { Api, isApiError } from "../kube/mod.ts";
 import type { InformerEvent, KubeTransport } from "../kube/mod.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
-import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
+import { SWH_API_VERSION, SWH_KIND } from "../crds/names.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../ops/log.ts";
 import { TokenBucket } from "../ops/token_bucket.ts";

@@ -15,15 +15,10 @@
 import { z } from "zod";
 import { listMap } from "./extensions.ts";
 import { DNS1035_LABEL, dnsSubdomain } from "./patterns.ts";
-import { SWH_API_VERSION, SWH_GROUP, SWH_VERSION } from "./schema.ts";
+import { REPORT_KIND, SWH_API_VERSION, SWH_GROUP, SWH_VERSION } from "./names.ts";
 import { endpointStatusSchema } from "./status.ts";
 
-/** Kind of the report resource. */
-export const REPORT_KIND = "ServiceWithHealthchecksNodeReport";
-/** Plural resource name of the report resource. */
-export const REPORT_PLURAL = "servicewithhealthchecksnodereports";
-/** Short names for kubectl. */
-export const REPORT_SHORT_NAMES = ["swhreport", "swhnr"] as const;
+export { REPORT_KIND, REPORT_PLURAL, REPORT_SHORT_NAMES } from "./names.ts";
 export { SWH_GROUP as REPORT_GROUP, SWH_VERSION as REPORT_VERSION };
 
 /** The ServiceWithHealthchecks a report is about. */

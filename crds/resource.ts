@@ -1,7 +1,8 @@
 /** Our resources as the kube client addresses them (shared by controller, agent and CLI). */
 import { type ResourceType, resourceType } from "../kube/resources.ts";
-import { REPORT_KIND, REPORT_PLURAL, type SwhNodeReport } from "./report.ts";
-import { type ServiceWithHealthchecks, SWH_GROUP, SWH_KIND, SWH_PLURAL, SWH_VERSION } from "./schema.ts";
+import type { SwhNodeReport } from "./report.ts";
+import { REPORT_KIND, REPORT_PLURAL, SWH_GROUP, SWH_KIND, SWH_PLURAL, SWH_VERSION } from "./names.ts";
+import type { ServiceWithHealthchecks } from "./schema.ts";
 
 /** `servicewithhealthchecks.network.deckhouse.io/v1alpha1`, namespaced. */
 export const SwhResource: ResourceType<ServiceWithHealthchecks> = resourceType<ServiceWithHealthchecks>({

@@ -22,18 +22,8 @@ import {
   statusSchema,
 } from "./status.ts";
 
-/** API group of the resource. */
-export const SWH_GROUP = "network.deckhouse.io";
-/** API version of the resource. */
-export const SWH_VERSION = "v1alpha1";
-/** `apiVersion` field value. */
-export const SWH_API_VERSION = `${SWH_GROUP}/${SWH_VERSION}`;
-/** Kind of the resource. */
-export const SWH_KIND = "ServiceWithHealthchecks";
-/** Plural resource name, as in URLs. */
-export const SWH_PLURAL = "servicewithhealthchecks";
-/** Short name for kubectl. */
-export const SWH_SHORT_NAME = "swh";
+import { SWH_API_VERSION, SWH_KIND } from "./names.ts";
+export { SWH_API_VERSION, SWH_GROUP, SWH_KIND, SWH_PLURAL, SWH_SHORT_NAME, SWH_VERSION } from "./names.ts";
 
 /** The fields of metadata the programs read; others pass through untouched. */
 const objectMetaSchema = z.looseObject({

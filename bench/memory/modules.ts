@@ -240,6 +240,14 @@ export const MODULE_SETS: readonly ModuleSet[] = [
     },
   },
   {
+    name: "node:crypto createHash (crds/conventions.ts names)",
+    imports: ["./crds/conventions.ts"],
+    async exercise([conventions]) {
+      fn(conventions, "reportName")("ns", "web", "node-a");
+      await Promise.resolve();
+    },
+  },
+  {
     name: "agent/mod.ts: the agent's whole graph, not started",
     imports: ["./agent/mod.ts", "./ops/log.ts"],
   },

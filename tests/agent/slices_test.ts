@@ -17,6 +17,7 @@ import {
   createSwh,
   FAST,
   httpBackend,
+  reportsOf,
   slicesOf,
   tcpBackend,
   waitForAddresses,
@@ -201,6 +202,51 @@ clusterTest(
         deepStrictEqual(conditions[ctx.net.v4(7)], { ready: true, serving: false, terminating: false });
       } finally {
         await agent.stop();
+        b.close();
+      }
+    });
+  },
+);
+
+clusterTest(
+  "agent: a restart finds the SWH's pods gone from its node: the slice and the report left behind go",
+  async () => {
+    await withCluster("agent-moved", async (ctx) => {
+      const b = tcpBackend(ctx.net.v4(6));
+      try {
+        await createPod(ctx, { name: "up", node: ctx.node, ips: [ctx.net.v4(6)] });
+        await createPod(ctx, { name: "down", node: ctx.node, ips: [ctx.net.v4(7)] }); // nothing listens
+        await createSwh(ctx, "web", {
+          selector: { app: "web" },
+          ports: [{ port: 80, targetPort: b.port }],
+          healthcheck: {
+            periodSeconds: 1,
+            probes: [{ mode: "TCP", failureThreshold: 1, tcp: { targetPort: b.port } }],
+          },
+        });
+        const first = await agentFor(ctx);
+        try {
+          await waitForAddresses(ctx, "web", [ctx.net.v4(6)]);
+          await waitFor(async () => (await reportsOf(ctx, ctx.node)).has("web"), {
+            what: "the report of web",
+          });
+        } finally {
+          await first.stop();
+        }
+        // While no agent runs, the pods leave this node: the next agent never needs the SWH's spec (it does not
+        // parse it) but must still take back what the last one published.
+        const pods = Api.namespaced(ctx.transport, Pods, ctx.ns);
+        for (const name of ["up", "down"]) await pods.delete(name, { gracePeriodSeconds: 0 });
+        const second = await agentFor(ctx);
+        try {
+          await waitFor(async () => (await slicesOf(ctx, "web")).length === 0, { what: "the slice to go" });
+          await waitFor(async () => !(await reportsOf(ctx, ctx.node)).has("web"), {
+            what: "the report to go",
+          });
+        } finally {
+          await second.stop();
+        }
+      } finally {
         b.close();
       }
     });
