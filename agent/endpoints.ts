@@ -91,8 +91,7 @@ export function podSelectedBy(
   if (pod.spec?.nodeName !== node) return false;
   const phase = pod.status?.phase;
   if (phase === "Succeeded" || phase === "Failed") return false;
-  if (podAddresses(pod).length === 0) return false;
-  return selectorMatches(selector, pod);
+  return selectorMatches(selector, pod) && podAddresses(pod).length > 0;
 }
 
 /**

@@ -39,6 +39,7 @@ export function ipVersion(text: string): 0 | 4 | 6 {
  * (`fd5a:5748:0::1`) that an EndpointSlice refuses, so every address is canonicalised before it is published.
  */
 export function canonicalIp(text: string): string | undefined {
+  if (IPV4.test(text)) return text; // the common case, already canonical (no leading zeros)
   if (text.includes(":")) {
     const groups = ipv6Groups(text);
     return groups && formatIpv6(groups);
