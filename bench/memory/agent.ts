@@ -22,6 +22,7 @@ const NODE = "node-a";
 const NS = "bench";
 const PODS = "v1/pods";
 const SWHS = "network.deckhouse.io/v1alpha1/servicewithhealthchecks";
+const SERVICES = "v1/services";
 const SLICES = "discovery.k8s.io/v1/endpointslices";
 
 /** What one agent run measured. */
@@ -322,12 +323,30 @@ export async function runAgent(opts: RunAgentOptions): Promise<AgentRunReport> {
         api.put(PODS, compact ? compactPod(pod) : pod, { managedFields: !compact });
       }
       const t0 = performance.now();
+      const uid = crypto.randomUUID();
+      // Agents publish only for a Service their SWH owns (the controller's job; there is none here).
+      api.put(SERVICES, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: {
+          name: "web",
+          namespace: NS,
+          ownerReferences: [{
+            apiVersion: "network.deckhouse.io/v1alpha1",
+            kind: "ServiceWithHealthchecks",
+            name: "web",
+            uid,
+            controller: true,
+          }],
+        },
+        spec: { ports: [{ port: 80 }] },
+      } as unknown as StoredObject);
       api.put(
         SWHS,
         parseSwh({
           apiVersion: "network.deckhouse.io/v1alpha1",
           kind: "ServiceWithHealthchecks",
-          metadata: { name: "web", namespace: NS },
+          metadata: { name: "web", namespace: NS, uid },
           spec: {
             selector: { app: "web" },
             ports: [{ port: 80, targetPort: listeners.port }],
