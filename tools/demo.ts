@@ -133,6 +133,7 @@ export async function runDemo(
       ["apply", "-f", "-"],
       JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: GUIDE_NAMESPACE } }),
     );
+    await lab.namespaceReady(GUIDE_NAMESPACE);
     await lab.kubectl(guideSecretCommand(GUIDE_NAMESPACE));
     console.error("[demo] starting PostgreSQL db-0 (primary), db-1 and db-2 (streaming replicas)");
     db = await DatabaseWorkload.create(lab, nodes);

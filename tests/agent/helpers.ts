@@ -23,6 +23,7 @@ import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
 import type { SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
+import { createTestNamespace } from "../support/namespace.ts";
 import { createLocalAddresses } from "../support/local_addresses.ts";
 import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
@@ -67,7 +68,7 @@ export async function withCluster(
     nodes.push(name);
     return name;
   };
-  await Api.cluster(transport, Namespaces).create({ metadata: { name: ns } });
+  await createTestNamespace(transport, ns);
   // Agents write their node reports into the operator namespace (shared by tests: reports carry node names).
   await Api.cluster(transport, Namespaces).create({ metadata: { name: DEFAULT_OPERATOR_NAMESPACE } }).catch(
     (error) => {

@@ -3,6 +3,7 @@ import { installSwhCrd } from "../support/crd.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { kubectlOk } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
+import { createTestNamespace } from "../support/namespace.ts";
 import { Api, HttpTransport, loadKubeconfig, Namespaces } from "../../kube/mod.ts";
 import type { KubeTransport } from "../../kube/mod.ts";
 import { createLogger } from "../../ops/log.ts";
@@ -41,7 +42,7 @@ export async function withController(
   const ns = `${prefix}-${id}`;
   const opNs = `${prefix}-op-${id}`;
   const namespaces = Api.cluster(transport, Namespaces);
-  for (const name of [ns, opNs]) await namespaces.create({ metadata: { name } });
+  for (const name of [ns, opNs]) await createTestNamespace(transport, name);
   const controller = await startController({
     transport,
     operatorNamespace: opNs,

@@ -9,7 +9,7 @@ const BACKENDS = new URL("../../tools/lab/backends/", import.meta.url).pathname;
 Deno.test("kube-proxy in a lab node routes a ClusterIP to pods in other namespaces", async () => {
   await withLab(async (lab) => {
     const ns = `lab-${crypto.randomUUID().slice(0, 8)}`;
-    await lab.kubectl(["create", "namespace", ns]);
+    await lab.createNamespace(ns);
     const node = await lab.addNode("lab-a");
     const pods = [];
     for (const name of ["web-0", "web-1"]) {

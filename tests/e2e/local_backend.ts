@@ -50,7 +50,7 @@ export class LocalBackend implements GuideBackend {
       "--wait=true",
       "--timeout=120s",
     ]);
-    await this.lab.kubectl(["create", "namespace", ns]);
+    await this.lab.createNamespace(ns);
     this.#namespaces.push(ns);
   }
 

@@ -23,7 +23,7 @@ Deno.test({
       ];
       const operator = await LabOperator.deploy(lab, nodes, 1);
       try {
-        await lab.kubectl(["create", "namespace", ns]);
+        await lab.createNamespace(ns);
         for (const [i, node] of nodes.entries()) {
           await createServerPod(lab, {
             name: `web-${"ab"[i]}`,

@@ -2,6 +2,7 @@
 import { requireTestKubeconfig } from "../support/env.ts";
 import { Api, HttpTransport, loadKubeconfig, Namespaces } from "../../kube/mod.ts";
 import type { ClusterConnection } from "../../kube/mod.ts";
+import { createTestNamespace } from "../support/namespace.ts";
 
 /** The admin (client-certificate, system:masters) connection of the test cluster. */
 export async function adminConnection(): Promise<ClusterConnection> {
@@ -16,7 +17,7 @@ export async function withNamespace(
   const transport = new HttpTransport(await adminConnection());
   const ns = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
   const namespaces = Api.cluster(transport, Namespaces);
-  await namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+  await createTestNamespace(transport, ns);
   try {
     await fn({ transport, ns });
   } finally {

@@ -78,6 +78,20 @@ export class Lab {
   }
 
   /**
+   * Creates namespace `name` and waits for its `default` ServiceAccount: until kube-controller-manager has made
+   * it, the ServiceAccount admission plugin refuses the namespace's pods ("serviceaccount default not found").
+   */
+  async createNamespace(name: string): Promise<void> {
+    await this.kubectl(["create", "namespace", name]);
+    await this.namespaceReady(name);
+  }
+
+  /** Waits until namespace `name` (created elsewhere, e.g. applied) has its `default` ServiceAccount. */
+  async namespaceReady(name: string): Promise<void> {
+    await this.kubectl(["wait", "--for=create", "serviceaccount/default", "-n", name, "--timeout=60s"]);
+  }
+
+  /**
    * Creates node `name`: its namespace, a Ready Node object with its InternalIP (and `labels`, e.g. a
    * topology.kubernetes.io/zone), and kube-proxy inside.
    */
