@@ -7,6 +7,7 @@
  */
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
+import { importOnce } from "../ops/import_once.ts";
 import type { Logger } from "../ops/log.ts";
 import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
 import { ZONE_LABEL } from "./caches.ts";
@@ -22,20 +23,12 @@ import type { ReportWriter } from "./report_writer.ts";
 import type { SliceWriter } from "./slice_writer.ts";
 import type { TransitionReporter } from "./transitions.ts";
 
-type ValidateModule = typeof import("../crds/validate.ts");
-let validateModule: Promise<ValidateModule> | undefined;
-
 /**
  * The SWH validator (zod and the schema: ~10 MiB resident, bench/memory.ts `modules`), imported when the first
  * SWH with a pod on this node needs it: most agents of a fleet host no pod of most SWHs, and an agent that
  * hosts none never loads it. A failed import is retried on the next reconcile.
  */
-function loadValidator(): Promise<ValidateModule> {
-  return validateModule ??= import("../crds/validate.ts").catch((error) => {
-    validateModule = undefined;
-    throw error;
-  });
-}
+const loadValidator = importOnce(() => import("../crds/validate.ts"));
 
 /**
  * Whether `raw` (as stored, not validated) may select one of `pods` on `node`. A selector that is not a map of
@@ -155,9 +148,7 @@ export class Reconciler {
       if (!rt.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
         // Never had endpoints here and has none now: nothing to probe, and whatever an earlier agent left
         // (slices, a report) goes — without parsing the spec. A pod event requeues it when that changes.
-        await this.#d.slices.sync(ns, name, [], { periodMs: 0, minIntervalMs: 0, flapping: () => false });
-        await this.#d.reports.remove(ns, name);
-        return undefined;
+        return await this.#withdraw(ns, name);
       }
       const { formatSwhErrors, validateSwh } = await loadValidator();
       rt.parsed = parsedFrom;
@@ -317,6 +308,11 @@ export class Reconciler {
       this.#runtimes.delete(key);
       this.#forgetSeries(ns, name);
     }
+    return await this.#withdraw(ns, name);
+  }
+
+  /** Deletes this node's slices and report of SWH `ns/name`. */
+  async #withdraw(ns: string, name: string): Promise<undefined> {
     await this.#d.slices.sync(ns, name, [], { periodMs: 0, minIntervalMs: 0, flapping: () => false });
     await this.#d.reports.remove(ns, name);
     return undefined;

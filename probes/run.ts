@@ -8,31 +8,16 @@
  *
  * @module
  */
+import { importOnce } from "../ops/import_once.ts";
 import { describeError } from "./deadline.ts";
 import { probeTcp } from "./tcp.ts";
 import type { ProbeResult, ProbeSpec, ProbeTarget } from "./types.ts";
 
-type HttpModule = typeof import("./http.ts");
-type PostgresModule = typeof import("./postgres.ts");
+/** The HTTP probe module, imported once. */
+const loadHttp = importOnce(() => import("./http.ts"));
 
-let httpModule: Promise<HttpModule> | undefined;
-let postgresModule: Promise<PostgresModule> | undefined;
-
-/** The HTTP probe module, imported once (a failed import is retried on the next probe). */
-function loadHttp(): Promise<HttpModule> {
-  return httpModule ??= import("./http.ts").catch((error) => {
-    httpModule = undefined;
-    throw error;
-  });
-}
-
-/** The PostgreSQL probe module, imported once (a failed import is retried on the next probe). */
-function loadPostgres(): Promise<PostgresModule> {
-  return postgresModule ??= import("./postgres.ts").catch((error) => {
-    postgresModule = undefined;
-    throw error;
-  });
-}
+/** The PostgreSQL probe module, imported once. */
+const loadPostgres = importOnce(() => import("./postgres.ts"));
 
 /**
  * Dispatches on `spec.mode`. Never rejects: an unknown mode or a bug inside a probe becomes `ok: false`, because
