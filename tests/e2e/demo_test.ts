@@ -73,8 +73,17 @@ Deno.test({
           "the guide's SWHs to settle",
           240_000,
         );
-        ok(/^db-0 +node-a +10\.244\.1\.1 +yes +\S+ ago +all probes pass$/m.test(frame), frame);
-        ok(/^db-1 +node-b +\S+ +no .*probe 0 \(PostgreSQL\) QueryFalse/m.test(frame), frame);
+        // The counts follow the slices; a pod's SINCE comes from the status, summarised a moment later.
+        await waitFor(() => {
+          if (failed) throw failed;
+          return /^db-0 +node-a +10\.244\.1\.1 +yes +\S+ ago +all probes pass$/m.test(frame) &&
+            /^db-1 +node-b +\S+ +no .*probe 0 \(PostgreSQL\) QueryFalse/m.test(frame);
+        }, {
+          what: "db-0 in since a moment, db-1 out for QueryFalse",
+          timeoutMs: 30_000,
+          intervalMs: 250,
+          lastSeen: () => frame,
+        });
       });
 
       const hints = section(frame, "Try, in another terminal:").map((l) => l.trim());
