@@ -2,6 +2,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import { Api, Services } from "../../kube/mod.ts";
+import { SERVICE_SELECTOR_ANNOTATION } from "../../crds/conventions.ts";
 import { applySwh, eventsAbout, swhBody, waitForCondition, withController } from "./helpers.ts";
 
 Deno.test("SWH → selector-less Service with every carried field; status, update, removal of labels, zero writes", async () => {
@@ -57,7 +58,11 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     deepStrictEqual(svc.spec?.publishNotReadyAddresses, true);
     deepStrictEqual(svc.spec?.trafficDistribution, "PreferSameNode");
     deepStrictEqual(svc.metadata?.labels, { app: "web", tier: "front" });
-    deepStrictEqual(svc.metadata?.annotations, { team: "payments" });
+    // The user's annotations, and the selector noted for the agents (they fetch only SWHs selecting their pods).
+    deepStrictEqual(svc.metadata?.annotations, {
+      team: "payments",
+      [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}',
+    });
     const owner = svc.metadata?.ownerReferences?.[0];
     deepStrictEqual([owner?.kind, owner?.name, owner?.controller, owner?.blockOwnerDeletion], [
       "ServiceWithHealthchecks",
@@ -115,17 +120,18 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     }, { what: "Service web updated" });
     deepStrictEqual(updated.spec?.ports?.length, 1);
     deepStrictEqual(updated.metadata?.labels, { app: "web" });
-    deepStrictEqual(updated.metadata?.annotations, undefined);
+    deepStrictEqual(updated.metadata?.annotations, { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}' });
     deepStrictEqual(updated.spec?.sessionAffinity, "None", "removed field back to the default");
     deepStrictEqual(updated.spec?.externalIPs, undefined);
     deepStrictEqual(updated.spec?.clusterIP, svc.spec?.clusterIP, "cluster IP kept across updates");
     await waitForCondition(swhs, "web", "ServiceReady", (c) => c.observedGeneration === 2);
 
-    // Deleting the SWH cascades to the Service through garbage collection.
+    // Deleting the SWH cascades to the Service through garbage collection. On a cluster younger than the CRD's
+    // first discovery round (this file run alone) the collector learns the kind only at its next 30 s resync.
     await swhs.delete("web");
     await waitFor(async () => (await services.getOpt("web")) === undefined, {
       what: "Service web garbage-collected",
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
   });
 });
