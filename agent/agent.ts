@@ -123,6 +123,8 @@ export class Agent {
         this.metrics.watchEvents.inc({ resource });
         this.metrics.watchBytes.inc({ resource }, received.bytes);
       },
+      onFetch: (info) =>
+        this.metrics.swhFetches.inc({ via: info.via }, info.via === "get" ? 1 : info.objects),
     });
     // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s); on demand — only
     // while a probe is in flight — so an agent between probes never wakes up for it (lag.ts).
@@ -216,6 +218,10 @@ export class Agent {
       renewMs: (this.#leaseDurationSeconds * 1000) / 4,
       onRenew: (ok) => this.metrics.heartbeats.inc({ result: ok ? "renewed" : "failed" }),
     });
+    // SWHs the watch showed before the Services and pods were listed were judged without them: judge again.
+    for (const swh of this.#caches.swhs.list()) {
+      this.#caches.swhs.recheck(swh.metadata?.namespace, swh.metadata?.name ?? "");
+    }
     const published = this.#slices.adopt(this.#caches.slices.list());
     for (const p of published) this.#reconciler.seed(p.swh, p.endpoint);
     this.#synced = true;
@@ -271,10 +277,13 @@ export class Agent {
     });
     c.pods.subscribe((e) => {
       if (!this.#synced) return;
-      // A pod concerns the SWHs of its namespace; reconciling one that does not select it is a cheap no-op.
+      // A pod concerns the SWHs of its namespace; reconciling one that does not select it is a cheap no-op. One
+      // known by metadata alone may select it now: its spec is fetched then (and the fetch requeues it).
       const ns = e.object.metadata?.namespace;
       for (const swh of c.swhs.list()) {
-        if (swh.metadata?.namespace === ns) this.#queue.add(keyOf(swh), this.#debounceMs);
+        if (swh.metadata?.namespace !== ns) continue;
+        c.swhs.recheck(ns, swh.metadata?.name ?? "");
+        this.#queue.add(keyOf(swh), this.#debounceMs);
       }
     });
     c.secrets.subscribe(() => {
@@ -294,6 +303,7 @@ export class Agent {
       // The SWH of the same name publishes only while it owns this Service.
       const { namespace, name } = e.object.metadata ?? {};
       if (this.#synced && namespace && name && c.swhs.get(namespace, name)) {
+        c.swhs.recheck(namespace, name); // the SWH's spec may be wanted now (see caches.ts worthFetching)
         this.#queue.add(`${namespace}/${name}`, this.#debounceMs);
       }
     });

@@ -5,7 +5,9 @@
  * reports are selected by its own node label; SWH status is written by the controller alone), and a cache keeps
  * only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status). SWHs are
  * watched as metadata only and fetched again when their generation changes: the controller's status writes
- * cost each agent a few hundred bytes and no reconcile.
+ * cost each agent a few hundred bytes and no reconcile. An SWH is fetched at all only once its Service exists
+ * and the selector the controller noted on it selects a pod on this node: in a burst of new SWHs, each agent
+ * reads the few that concern it, not all of them.
  *
  * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
  * labels), services (metadata), its own node; in the operator namespace list/watch secrets (mirrored credentials)
@@ -21,7 +23,9 @@ import {
   MANAGED_BY_VALUE,
   MIRRORED_SECRET_LABEL,
   NODE_LABEL,
+  SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
+import { podSelectedBy } from "./endpoints.ts";
 import { ReportResource, SwhResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import { SWH_KIND, SWH_PLURAL } from "../crds/names.ts";
@@ -44,7 +48,7 @@ import type {
   WatchReceived,
 } from "../kube/mod.ts";
 import { MetadataWatchInformer } from "../kube/metadata_informer.ts";
-import type { MetadataWatchInformerError } from "../kube/metadata_informer.ts";
+import type { FetchInfo, MetadataWatchInformerError } from "../kube/metadata_informer.ts";
 import type { SharedInformer } from "../kube/store.ts";
 
 /** A ServiceWithHealthchecks as the agent caches it: metadata and spec, validated and defaulted on use. */
@@ -95,10 +99,14 @@ export function compactSwh(swh: SwhObject): SwhObject {
   return { apiVersion: swh.apiVersion, kind: swh.kind, metadata, spec: swh.spec };
 }
 
-/** Keeps who owns a Service (its ServiceWithHealthchecks owners): all the agent asks of Services. */
+/**
+ * Keeps who owns a Service (its ServiceWithHealthchecks owners) and the selector the controller noted on it: all
+ * the agent asks of Services.
+ */
 export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata {
   const m = svc.metadata ?? {};
   const owners = (m.ownerReferences ?? []).filter((o) => o.kind === SWH_KIND);
+  const selector = owners.length ? m.annotations?.[SERVICE_SELECTOR_ANNOTATION] : undefined;
   return {
     metadata: {
       name: m.name,
@@ -106,8 +114,39 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       ...(owners.length ? { ownerReferences: owners } : {}),
+      ...(selector !== undefined ? { annotations: { [SERVICE_SELECTOR_ANNOTATION]: selector } } : {}),
     },
   } as PartialObjectMetadata;
+}
+
+/**
+ * Whether this node's agent needs the spec of SWH `swh` (its metadata) now, from its Service as cached by
+ * {@link serviceOwners}: not before the Service exists (agents publish only through it; its creation asks
+ * again), and not when the selector the controller noted on it selects none of `pods` on `node` (a pod event
+ * asks again). Anything else — a Service the SWH does not own, one without the note (an older controller), a
+ * note that does not parse — answers yes: then the spec decides, as it did before the note existed.
+ */
+export function worthFetching(
+  swh: PartialObjectMetadata,
+  service: PartialObjectMetadata | undefined,
+  pods: readonly IPod[],
+  node: string,
+): boolean {
+  if (!service) return false;
+  const uid = swh.metadata?.uid;
+  if (!(service.metadata?.ownerReferences ?? []).some((o) => o.uid === uid)) return true;
+  const note = service.metadata?.annotations?.[SERVICE_SELECTOR_ANNOTATION];
+  if (note === undefined) return true;
+  let selector: unknown;
+  try {
+    selector = JSON.parse(note);
+  } catch {
+    return true;
+  }
+  if (typeof selector !== "object" || selector === null || Array.isArray(selector)) return true;
+  if (Object.values(selector).some((v) => typeof v !== "string")) return true;
+  const namespace = swh.metadata?.namespace;
+  return pods.some((p) => podSelectedBy(namespace, selector as Record<string, string>, p, node));
 }
 
 /** Kubernetes' well-known zone label of nodes. */
@@ -115,7 +154,10 @@ export const ZONE_LABEL = "topology.kubernetes.io/zone";
 
 /** The agent's informers, built and started together. */
 export class AgentCaches {
-  /** Every ServiceWithHealthchecks (spec only). */
+  /**
+   * Every ServiceWithHealthchecks: metadata and spec of those that may select a pod on this node, metadata alone
+   * of the rest (see {@link worthFetching}; `recheck` when the Service or the pods change).
+   */
   readonly swhs: MetadataWatchInformer<SwhObject>;
   /** Pods scheduled on this node. */
   readonly pods: Informer<IPod>;
@@ -144,6 +186,7 @@ export class AgentCaches {
     hooks: {
       onError: (resource: string) => (info: MetadataWatchInformerError) => void;
       onReceive: (resource: string) => (received: WatchReceived) => void;
+      onFetch?: (info: FetchInfo) => void;
     },
   ) {
     const own = `${NODE_LABEL}=${node}`;
@@ -153,6 +196,15 @@ export class AgentCaches {
     });
     this.swhs = new MetadataWatchInformer(Api.all(transport, LooseSwhResource), {
       transform: compactSwh,
+      onFetch: hooks.onFetch,
+      // Most SWHs of a fleet have no pod on a given node: their spec is fetched only once they may have one.
+      fetchWhen: (meta) =>
+        worthFetching(
+          meta,
+          this.services.get(meta.metadata?.namespace, meta.metadata?.name ?? ""),
+          this.pods.list(),
+          node,
+        ),
       ...opts(SWH_PLURAL),
     });
     this.pods = new Informer(Api.all(transport, Pods), {

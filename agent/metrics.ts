@@ -23,6 +23,11 @@ export interface AgentMetrics {
   readonly watchEvents: Counter;
   /** Bytes of those watch events, by resource. */
   readonly watchBytes: Counter;
+  /**
+   * ServiceWithHealthchecks objects fetched in full (their watch carries metadata only), by `via` (`get` |
+   * `list`): in a fleet, about the SWHs with pods on this node, not every SWH.
+   */
+  readonly swhFetches: Counter;
   /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
   readonly transitions: Counter;
   /** Events dropped by the agent's rate limit. */
@@ -82,6 +87,10 @@ function createMetrics(registry: Registry): AgentMetrics {
     watchBytes: registry.counter(
       "swh_agent_watch_bytes_total",
       "Bytes of the watch events received, by resource.",
+    ),
+    swhFetches: registry.counter(
+      "swh_agent_swh_fetches_total",
+      "ServiceWithHealthchecks objects fetched in full (GETs, or objects of LISTs), by via.",
     ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),

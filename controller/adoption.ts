@@ -11,7 +11,7 @@
  * @module
  */
 import type { IService } from "kubernetes-models/v1/Service";
-import { CONTROLLER_FIELD_MANAGER } from "../crds/conventions.ts";
+import { CONTROLLER_FIELD_MANAGER, SERVICE_SELECTOR_ANNOTATION } from "../crds/conventions.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { Api, isApiError, Services } from "../kube/mod.ts";
@@ -83,12 +83,13 @@ export async function releaseService(
           ...(selector && Object.keys(selector).length > 0
             ? [{ op: "add" as const, path: "/spec/selector", value: selector }]
             : []),
-          ...(saved
-            ? [{
+          // Our bookkeeping goes with us: the saved selector, and the note for the agents.
+          ...[ADOPTED_SELECTOR_ANNOTATION, SERVICE_SELECTOR_ANNOTATION]
+            .filter((key) => service.metadata?.annotations?.[key] !== undefined)
+            .map((key) => ({
               op: "remove" as const,
-              path: `/metadata/annotations/${ADOPTED_SELECTOR_ANNOTATION.replace("/", "~1")}`,
-            }]
-            : []),
+              path: `/metadata/annotations/${key.replace("/", "~1")}`,
+            })),
         ],
       }, { fieldManager: CONTROLLER_FIELD_MANAGER, signal });
     } catch (err) {

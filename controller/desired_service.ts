@@ -5,7 +5,11 @@ import type { IOwnerReference } from "@kubernetes-models/apimachinery/apis/meta/
 import type { ListMapKeys } from "../kube/ssa.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
-import { ADOPT_SERVICE_ANNOTATION } from "../crds/conventions.ts";
+import {
+  ADOPT_SERVICE_ANNOTATION,
+  selectorAnnotation,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../crds/conventions.ts";
 
 /** List-maps of a Service apply body (for change detection). */
 export const SERVICE_LIST_KEYS: ListMapKeys = {
@@ -17,6 +21,7 @@ export const SERVICE_LIST_KEYS: ListMapKeys = {
 const DROPPED_ANNOTATIONS = new Set([
   "kubectl.kubernetes.io/last-applied-configuration",
   ADOPT_SERVICE_ANNOTATION,
+  SERVICE_SELECTOR_ANNOTATION,
 ]);
 /** Annotation prefixes never copied: Helm release tracking and Argo CD tracking/sync options. */
 const DROPPED_ANNOTATION_PREFIXES = ["meta.helm.sh/", "argocd.argoproj.io/"];
@@ -63,7 +68,8 @@ function compact<T extends object>(obj: T): T {
 /**
  * The server-side-apply body of the Service for `swh`: same name and namespace, **no selector** (so the
  * built-in EndpointSlice controller leaves it to the agents), every other ServiceSpec field the user set,
- * labels and annotations minus tool bookkeeping, and a controller ownerReference to the SWH. Fields the
+ * labels and annotations minus tool bookkeeping, the selector as an annotation for the agents (see
+ * {@link SERVICE_SELECTOR_ANNOTATION}), and a controller ownerReference to the SWH. Fields the
  * user left unset are not sent, so server-allocated values (clusterIP, nodePorts) stay as allocated and
  * fields dropped from the SWH are removed by the next apply.
  */
@@ -108,7 +114,10 @@ export function desiredService(swh: ServiceWithHealthchecks): IService {
       name: swh.metadata.name,
       namespace: swh.metadata.namespace,
       labels: propagatedMetadata(swh.metadata.labels, "labels"),
-      annotations: propagatedMetadata(swh.metadata.annotations, "annotations"),
+      annotations: {
+        ...propagatedMetadata(swh.metadata.annotations, "annotations"),
+        [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(s.selector),
+      },
       ownerReferences: [swhOwnerReference(swh)],
     }),
     spec,

@@ -2,7 +2,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { adoptionRequested, desiredService, serviceOwnership } from "./desired_service.ts";
 import { makeSwh } from "./testing.ts";
-import { ADOPT_SERVICE_ANNOTATION } from "../crds/conventions.ts";
+import { ADOPT_SERVICE_ANNOTATION, SERVICE_SELECTOR_ANNOTATION } from "../crds/conventions.ts";
 
 Deno.test("desiredService: same name/namespace, no selector, ports as written, ownerReference", () => {
   const svc = desiredService(makeSwh());
@@ -84,12 +84,15 @@ Deno.test("desiredService propagates labels and annotations except tool bookkeep
       "meta.helm.sh/release-namespace": "n",
       "argocd.argoproj.io/tracking-id": "t",
       [ADOPT_SERVICE_ANNOTATION]: "true",
+      // Ours, not the user's: the controller's note of the selector wins.
+      [SERVICE_SELECTOR_ANNOTATION]: "{}",
     },
   }));
   deepStrictEqual(svc.metadata?.labels, { app: "web" });
-  deepStrictEqual(svc.metadata?.annotations, { team: "db" });
+  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}' };
+  deepStrictEqual(svc.metadata?.annotations, { team: "db", ...note });
   const bare = desiredService(makeSwh({ annotations: { "meta.helm.sh/release-name": "r" } }));
-  ok(!("annotations" in (bare.metadata ?? {})), "no empty annotations map");
+  deepStrictEqual(bare.metadata?.annotations, note, "the selector note alone");
 });
 
 Deno.test("serviceOwnership and adoptionRequested", () => {

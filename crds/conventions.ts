@@ -47,6 +47,21 @@ export const MIRRORED_SECRET_SOURCE_ANNOTATION = "network.deckhouse.io/source";
  */
 export const ADOPT_SERVICE_ANNOTATION = "network.deckhouse.io/adopt-existing-service";
 
+/**
+ * Annotation the controller sets on an SWH's Service: the SWH's pod selector as JSON (keys sorted). Agents read
+ * Services as metadata anyway; with it, an agent fetches only the SWHs that can select a pod on its node (in a
+ * fleet, a tenth or less of them) instead of every one. Without it (a Service of an older controller), agents
+ * fetch the SWH. Changing it can only hide the Service's own SWH from agents, never expose other pods.
+ */
+export const SERVICE_SELECTOR_ANNOTATION = "network.deckhouse.io/swh-selector";
+
+/** The value of {@link SERVICE_SELECTOR_ANNOTATION} for `selector`: JSON with sorted keys, stable across writes. */
+export function selectorAnnotation(selector: Readonly<Record<string, string>>): string {
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(selector).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)),
+  );
+}
+
 /** FNV-1a 32-bit: short, stable, dependency-free; collisions only cost a rename, never data. */
 function fnv1a(text: string): string {
   let h = 0x811c9dc5;

@@ -50,6 +50,13 @@ export interface MetadataWatchInformerOptions<T extends KubeObject = KubeObject>
   listWhen?: (wanted: number, cached: number) => boolean;
   /** LIST rounds start at least this far apart (default 1000 ms): a burst costs one LIST per interval. */
   listIntervalMs?: number;
+  /**
+   * Whether an object the watch shows is worth its full state now. One it is not is cached as its metadata
+   * alone (a *shell*: handlers see it without spec) and fetched once this answers yes — on a later watch event,
+   * or when {@link MetadataWatchInformer.recheck} asks again because what the answer depends on changed. An
+   * object once fetched stays full. Objects a (re)list brings are stored full. Default: every object.
+   */
+  fetchWhen?: (meta: PartialObjectMetadata) => boolean;
   /** Every completed fetch: GETs and LISTs (see {@link FetchInfo}). */
   onFetch?: (info: FetchInfo) => void;
   /** Recovered errors: watch, handler, fetch (for logs and metrics). */
@@ -97,6 +104,8 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
   readonly #opts: MetadataWatchInformerOptions<T>;
   readonly #store: ObjectStore<T>;
   readonly #pending = new Map<string, PendingFetch>();
+  /** Keys of objects cached as metadata only (see `fetchWhen`). */
+  readonly #shells = new Set<string>();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
 
@@ -123,6 +132,24 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
   /** Number of cached objects. */
   get size(): number {
     return this.#store.size;
+  }
+
+  /** Objects cached as metadata only, never fetched (see `fetchWhen`). */
+  get shells(): number {
+    return this.#shells.size;
+  }
+
+  /**
+   * Asks `fetchWhen` again for object `namespace/name` when it is cached as metadata only, and fetches it when
+   * the answer is now yes: for callers whose answer depends on other state (another cache) that just changed.
+   */
+  recheck(namespace: string | undefined, name: string): void {
+    const key = objectKey({ metadata: { namespace, name } });
+    if (!this.#shells.has(key) || this.#pending.has(key)) return;
+    const cached = this.#store.getByKey(key);
+    if (!cached || !this.#wanted(cached)) return;
+    this.#pending.set(key, { key, meta: { metadata: cached.metadata } as PartialObjectMetadata });
+    this.#wakeFetcher();
   }
 
   /** Fetches waiting or in flight (objects the watch showed that the store does not reflect yet). */
@@ -176,6 +203,7 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
           case "Restarted":
             // The list is newer than anything pending: fetches in flight are dropped when they return.
             this.#pending.clear();
+            this.#shells.clear();
             this.#store.replace(event.objects.map((o) => this.#transform(o)), objectDiffers);
             this.#store.markSynced();
             break;
@@ -208,7 +236,9 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
     const cached = this.#store.getByKey(key);
     if (cached) {
       if (notNewer(rv, cached.metadata?.resourceVersion)) return; // a fetch already brought this state or later
-      if (sameGeneration(cached.metadata, meta.metadata)) {
+      // A shell has no spec to keep apart from a new generation: it stays metadata until it is wanted.
+      const shell = this.#shells.has(key);
+      if (sameGeneration(cached.metadata, meta.metadata) || (shell && !this.#wanted(meta))) {
         const merged = this.#transform({ ...cached, metadata: meta.metadata });
         this.#store.set(merged);
         if (metadataDiffers(cached.metadata, merged.metadata)) {
@@ -216,9 +246,19 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
         }
         return;
       }
+    } else if (!this.#wanted(meta)) {
+      const shell = this.#transform({ metadata: meta.metadata } as T);
+      this.#shells.add(key);
+      this.#store.set(shell);
+      this.#store.emit({ type: "add", object: shell });
+      return;
     }
     this.#pending.set(key, { key, meta });
     this.#wakeFetcher();
+  }
+
+  #wanted(meta: PartialObjectMetadata | T): boolean {
+    return this.#opts.fetchWhen ? this.#opts.fetchWhen(meta as PartialObjectMetadata) : true;
   }
 
   #onDeleted(meta: PartialObjectMetadata): void {
@@ -228,6 +268,7 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
     if (!cached) return; // never announced (its fetch had not returned): nothing to take back
     // A cached object newer than the delete is a later incarnation a fetch brought ahead of the watch.
     if (isOlder(meta.metadata?.resourceVersion, cached.metadata?.resourceVersion)) return;
+    this.#shells.delete(key);
     this.#store.delete(key);
     this.#store.emit({ type: "delete", object: this.#transform({ ...cached, metadata: meta.metadata }) });
   }
@@ -247,7 +288,11 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
     }
     this.#pending.delete(entry.key);
     const cached = this.#store.getByKey(entry.key);
-    if (cached && notNewer(candidate.metadata?.resourceVersion, cached.metadata?.resourceVersion)) return;
+    const shell = this.#shells.delete(entry.key);
+    // A shell's metadata may be as new as the fetch: its spec is what was missing.
+    if (cached && !shell && notNewer(candidate.metadata?.resourceVersion, cached.metadata?.resourceVersion)) {
+      return;
+    }
     const obj = this.#transform(candidate);
     this.#store.set(obj);
     if (!cached) this.#store.emit({ type: "add", object: obj });

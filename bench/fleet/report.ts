@@ -191,8 +191,9 @@ function printWatchEvents(windows: readonly Window[], agents: number): void {
   const cell = (w: Window, resource: string) =>
     meanMax(w.counts.watchEventsPerAgent.map((m) => m.get(resource) ?? 0));
   printTable(
-    "3. Watch events received per agent (swh_agent_watch_events_total): mean / max over the agents that " +
-      "answered both scrapes of the window",
+    "3. Watch events received per agent (swh_agent_watch_events_total), and SWHs it fetched in full " +
+      "(swh_agent_swh_fetches_total; LIST: objects listed): mean / max over the agents that answered both " +
+      "scrapes of the window",
     ["resource", ...windowHeader(windows)],
     [
       ...[...resources].sort().map((r) => [r, ...windows.map((w) => cell(w, r))]),

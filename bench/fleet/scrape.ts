@@ -111,7 +111,7 @@ export interface WindowCounts {
   readonly agentWrites: Map<string, number>;
   /** Writes the controller counted, by `resource verb` (failed ones marked). */
   readonly controllerWrites: Map<string, number>;
-  /** Watch events per agent, by resource: one map per agent. */
+  /** Watch events per agent, by resource, and SWHs it fetched in full, by via: one map per agent. */
   readonly watchEventsPerAgent: Map<string, number>[];
   /** Endpoint transitions (all agents) by the verdict reached (`healthy` | `unhealthy`). */
   readonly transitions: Map<string, number>;
@@ -180,11 +180,18 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
       (l) => `${l.resource} ${l.verb}${failed}`,
     );
   const byLabel = (label: string) => (l: Readonly<Record<string, string>>) => l[label] ?? "";
+  const fetchedKey = (l: Readonly<Record<string, string>>) => `SWHs fetched in full (${l.via})`;
   const perAgent = counted.map((i) =>
-    difference(
-      sumBy(before.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
-      sumBy(after.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
-    )
+    new Map([
+      ...difference(
+        sumBy(before.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
+        sumBy(after.agents[i] ?? [], "swh_agent_watch_events_total", byLabel("resource")),
+      ),
+      ...difference(
+        sumBy(before.agents[i] ?? [], "swh_agent_swh_fetches_total", fetchedKey),
+        sumBy(after.agents[i] ?? [], "swh_agent_swh_fetches_total", fetchedKey),
+      ),
+    ])
   );
   const diffAgents = (name: string, key: (l: Readonly<Record<string, string>>) => string) =>
     difference(agentsSum(before, counted, name, key), agentsSum(after, counted, name, key));

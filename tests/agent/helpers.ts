@@ -14,7 +14,13 @@ import {
   Services,
 } from "../../kube/mod.ts";
 import type { WatchEvent } from "../../kube/mod.ts";
-import { DEFAULT_OPERATOR_NAMESPACE, NODE_LABEL, SERVICE_NAME_LABEL } from "../../crds/conventions.ts";
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  NODE_LABEL,
+  selectorAnnotation,
+  SERVICE_NAME_LABEL,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../../crds/conventions.ts";
 import { ReportResource } from "../../crds/resource.ts";
 import type { SwhNodeReport } from "../../crds/report.ts";
 import { isApiError } from "../../kube/mod.ts";
@@ -139,8 +145,8 @@ export async function setPodIps(ctx: PodTarget, name: string, ips: string[]): Pr
 }
 
 /**
- * Creates an SWH in the test namespace and, as the controller would, its selector-less Service owned by it
- * (agents publish slices only for a Service their SWH owns). `ownService: false` leaves the Service out.
+ * Creates an SWH in the test namespace and, as the controller would, its selector-less Service owned by it and
+ * noting its selector (agents publish slices only for a Service their SWH owns). `ownService: false` leaves the Service out.
  */
 export async function createSwh(
   ctx: TestContext,
@@ -159,9 +165,14 @@ export async function createSwh(
       name: p.name ?? `p${i}`,
       port: p.port,
     }));
+    const selector = spec.selector as Record<string, string> | undefined;
     await Api.namespaced(ctx.transport, Services, ctx.ns).create({
       metadata: {
         name,
+        // The controller's note of the selector: agents fetch the SWH only where it selects a pod.
+        ...(selector && typeof selector === "object"
+          ? { annotations: { [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(selector) } }
+          : {}),
         ownerReferences: [{
           apiVersion: "network.deckhouse.io/v1alpha1",
           kind: "ServiceWithHealthchecks",

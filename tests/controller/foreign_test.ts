@@ -18,6 +18,7 @@ import {
   MANAGED_BY_VALUE,
   NODE_LABEL,
   SERVICE_NAME_LABEL,
+  SERVICE_SELECTOR_ANNOTATION,
 } from "../../crds/conventions.ts";
 import {
   adminTransport,
@@ -158,6 +159,11 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
     deepStrictEqual(released.spec?.selector, { app: "legacy" });
     deepStrictEqual(released.spec?.clusterIP, original.spec?.clusterIP);
     deepStrictEqual(released.metadata?.annotations?.["network.deckhouse.io/adopted-selector"], undefined);
+    deepStrictEqual(
+      released.metadata?.annotations?.[SERVICE_SELECTOR_ANNOTATION],
+      undefined,
+      "our note goes too",
+    );
     await waitFor(async () => (await swhs.getOpt("legacy")) === undefined, {
       what: "the SWH gone (finalizer removed)",
     });

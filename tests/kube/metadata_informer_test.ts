@@ -352,6 +352,70 @@ Deno.test("metadata-watch informer: status writes are merged without a fetch or 
   });
 });
 
+Deno.test("metadata-watch informer: fetchWhen keeps unwanted objects as metadata (no fetch, no spec) until recheck finds them wanted; once fetched they stay full", async () => {
+  await withNamespace("kmwf", async ({ transport: base, ns }) => {
+    await installGadgets(base, ns);
+    const gadgets = Api.namespaced(base, Gadgets, ns);
+    const counts = new Counts();
+    const wanted = new Set<string>();
+    const informer = new MetadataWatchInformer(gadgets, {
+      transform: specOnly,
+      onFetch: counts.onFetch,
+      fetchWhen: (meta) => wanted.has(meta.metadata?.name ?? ""),
+    });
+    const events: string[] = [];
+    informer.subscribe((e) => events.push(describe(e)));
+    const stop = await started(informer);
+    try {
+      // Created while unwanted: an add without spec, no fetch.
+      await gadgets.create({ metadata: { name: "a" }, spec: { v: 1 } });
+      await waitFor(() => events.length === 1, { what: "the shell's add", lastSeen: () => events });
+      assertEquals(events, ["add:a:null"]);
+      assertEquals([informer.shells, counts.fetches], [1, { gets: 0, lists: 0 }]);
+
+      // A spec change of a shell: its metadata (the new generation) is merged, still no fetch.
+      await gadgets.patch("a", { type: "merge", body: { spec: { v: 2 } } });
+      await waitFor(() => informer.get(ns, "a")?.metadata?.generation === 2, {
+        what: "the shell's new generation",
+        lastSeen: () => informer.get(ns, "a")?.metadata,
+      });
+      assertEquals(counts.fetches, { gets: 0, lists: 0 });
+      assertEquals(informer.get(ns, "a")?.spec, undefined);
+
+      // recheck while still unwanted: nothing; once wanted: one GET, an update with the spec.
+      informer.recheck(ns, "a");
+      wanted.add("a");
+      informer.recheck(ns, "a");
+      await waitFor(() => events.at(-1) === 'update:a:{"v":2}', {
+        what: "the fetch",
+        lastSeen: () => events,
+      });
+      assertEquals([informer.shells, counts.fetches], [0, { gets: 1, lists: 0 }]);
+
+      // Wanted no more: fetched objects stay full and follow spec changes as before.
+      wanted.clear();
+      await gadgets.patch("a", { type: "merge", body: { spec: { v: 3 } } });
+      await waitFor(() => events.at(-1) === 'update:a:{"v":3}', {
+        what: "the refetch",
+        lastSeen: () => events,
+      });
+      assertEquals(counts.fetches, { gets: 2, lists: 0 });
+
+      // A shell's delete reaches handlers like any other.
+      await gadgets.create({ metadata: { name: "b" }, spec: { v: 1 } });
+      await waitFor(() => informer.shells === 1, { what: "b as a shell", lastSeen: () => events });
+      await gadgets.delete("b");
+      await waitFor(() => events.at(-1) === "delete:b:null", {
+        what: "the shell's delete",
+        lastSeen: () => events,
+      });
+      assertEquals([informer.shells, informer.pendingFetches, counts.fetches], [0, 0, { gets: 2, lists: 0 }]);
+    } finally {
+      await stop();
+    }
+  });
+});
+
 Deno.test("metadata-watch informer on all namespaces (selector): fetches address each object's namespace", async () => {
   await withNamespace("kmwiall", async ({ transport, ns }) => {
     await installGadgets(transport, ns);
