@@ -141,15 +141,18 @@ export class Reconciler {
     const [ns, name] = splitKey(key);
     const raw = this.#d.caches.swhs.get(ns, name);
     if (!raw || raw.metadata?.deletionTimestamp) return await this.#teardown(key, ns, name);
-    const rt = this.#runtime(key);
     const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
     const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}`;
-    if (rt.parsed !== parsedFrom) {
-      if (!rt.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
-        // Never had endpoints here and has none now: nothing to probe, and whatever an earlier agent left
-        // (slices, a report) goes — without parsing the spec. A pod event requeues it when that changes.
+    if (this.#runtimes.get(key)?.parsed !== parsedFrom) {
+      if (!this.#runtimes.get(key)?.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
+        // Never had endpoints here and has none now (in a fleet, most SWHs on most nodes): nothing to probe and
+        // no state to keep, and whatever an earlier agent left (slices, a report) goes — without parsing the
+        // spec. A pod event requeues it when that changes.
         return await this.#withdraw(ns, name);
       }
+    }
+    const rt = this.#runtime(key);
+    if (rt.parsed !== parsedFrom) {
       const { formatSwhErrors, validateSwh } = await loadValidator();
       rt.parsed = parsedFrom;
       const parsed = validateSwh({ ...raw, status: undefined });

@@ -46,6 +46,8 @@ interface ControllerProcess extends MetricsSource {
   readonly child: Deno.ChildProcess;
 }
 
+const AGENT_V8_FLAGS = Deno.env.get("SWH_BENCH_AGENT_V8_FLAGS");
+
 function spawnController(kubeconfig: string, logFile: string): ControllerProcess {
   const opsPort = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -138,6 +140,11 @@ export class FleetOperator {
     try {
       await pool(nodes, AGENT_START_CONCURRENCY, async (node, i) => {
         const agent = spawnAgent(node, {
+          // SWH_BENCH_AGENT_V8_FLAGS (as in bench agent) replaces the deployed V8 flags of the first agent only:
+          // `--prof` there profiles one agent of the fleet (its isolate log lands in the repository root).
+          ...(i === 0 && AGENT_V8_FLAGS !== undefined
+            ? { runtimeFlags: [`--v8-flags=${AGENT_V8_FLAGS}`] }
+            : {}),
           kubeconfig: agentKubeconfigs[i],
           logFile: `${opts.dir}/agent-${node}.log`,
           nice: opts.agentNice,
