@@ -268,12 +268,38 @@ export class Agent {
     return this.#scheduler.stats();
   }
 
+  /**
+   * Whether SWH `namespace/name` can need a reconcile here: not when the agent knows it by metadata alone (it
+   * selects no pod on this node, see caches.ts) and holds no slice or report of it — in a fleet, most SWHs on
+   * most nodes, whose every event would otherwise cost a reconcile that finds nothing to do.
+   */
+  #concerns(namespace: string | undefined, name: string | undefined): boolean {
+    const swh = this.#caches.swhs.get(namespace, name ?? "");
+    if (!swh || swh.spec !== undefined || !namespace || !name) return true;
+    return this.#slices.publishes(namespace, name) || this.#reports.holds(namespace, name);
+  }
+
+  /** Queues SWH `obj` (after `delayMs`) when the change can matter here (see `#concerns`). */
+  #queueIfConcerned(obj: KubeObject, delayMs?: number): void {
+    if (this.#concerns(obj.metadata?.namespace, obj.metadata?.name)) this.#queue.add(keyOf(obj), delayMs);
+  }
+
   /** Cache events → the SWH keys whose result they can change. */
   #route(): void {
     const c = this.#caches;
     c.swhs.subscribe((e) => {
-      // The cache shows spec and metadata changes only (status writes never reach handlers).
-      if (this.#synced) this.#queue.add(keyOf(e.object));
+      // The cache shows spec and metadata changes only (status writes never reach handlers). A delete reaches
+      // the queue whenever something is left to tear down.
+      if (!this.#synced) return;
+      if (e.type === "delete") {
+        const { namespace = "", name = "" } = e.object.metadata ?? {};
+        if (
+          e.object.spec !== undefined || this.#slices.publishes(namespace, name) ||
+          this.#reports.holds(namespace, name)
+        ) {
+          this.#queue.add(keyOf(e.object));
+        }
+      } else this.#queueIfConcerned(e.object);
     });
     c.pods.subscribe((e) => {
       if (!this.#synced) return;
@@ -283,7 +309,7 @@ export class Agent {
       for (const swh of c.swhs.list()) {
         if (swh.metadata?.namespace !== ns) continue;
         c.swhs.recheck(ns, swh.metadata?.name ?? "");
-        this.#queue.add(keyOf(swh), this.#debounceMs);
+        this.#queueIfConcerned(swh, this.#debounceMs);
       }
     });
     c.secrets.subscribe(() => {
@@ -302,16 +328,18 @@ export class Agent {
     c.services.subscribe((e) => {
       // The SWH of the same name publishes only while it owns this Service.
       const { namespace, name } = e.object.metadata ?? {};
-      if (this.#synced && namespace && name && c.swhs.get(namespace, name)) {
+      if (!this.#synced || !namespace || !name) return;
+      const swh = c.swhs.get(namespace, name);
+      if (swh) {
         c.swhs.recheck(namespace, name); // the SWH's spec may be wanted now (see caches.ts worthFetching)
-        this.#queue.add(`${namespace}/${name}`, this.#debounceMs);
+        this.#queueIfConcerned(swh, this.#debounceMs);
       }
     });
     c.node.subscribe((e) => {
       // A zone label set or changed: every SWH's slices carry it.
       const zone = (n: typeof e.object | undefined) => n?.metadata?.labels?.[ZONE_LABEL];
       if (!this.#synced || (e.type === "update" && zone(e.old) === zone(e.object))) return;
-      for (const swh of c.swhs.list()) this.#queue.add(keyOf(swh), this.#debounceMs);
+      for (const swh of c.swhs.list()) this.#queueIfConcerned(swh, this.#debounceMs);
     });
     c.reports.subscribe((e) => {
       const key = this.#reports.observe(e);

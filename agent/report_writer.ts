@@ -90,6 +90,11 @@ export class ReportWriter {
     return before?.content === content ? undefined : swh;
   }
 
+  /** Whether we hold a report about SWH `namespace/name`. */
+  holds(namespace: string, name: string): boolean {
+    return this.#known.has(reportName(namespace, name, this.#node));
+  }
+
   /** Keys (`namespace/name`) of the SWHs we hold reports about. */
   swhKeys(): Set<string> {
     return new Set([...this.#known.values()].map((r) => r.swh));

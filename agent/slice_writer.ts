@@ -142,6 +142,12 @@ export class SliceWriter {
     return service ? `${slice.metadata?.namespace}/${service}` : undefined;
   }
 
+  /** Whether we hold a slice of the Service `namespace/service`. */
+  publishes(namespace: string, service: string): boolean {
+    for (const k of this.#known.values()) if (k.namespace === namespace && k.service === service) return true;
+    return false;
+  }
+
   /** Keys (`namespace/name`) of the SWHs we hold slices for. */
   services(): Set<string> {
     return new Set([...this.#known.values()].map((k) => `${k.namespace}/${k.service}`));
