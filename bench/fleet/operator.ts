@@ -47,6 +47,7 @@ interface ControllerProcess extends MetricsSource {
 }
 
 const AGENT_V8_FLAGS = Deno.env.get("SWH_BENCH_AGENT_V8_FLAGS");
+const CONTROLLER_V8_FLAGS = Deno.env.get("SWH_BENCH_CONTROLLER_V8_FLAGS");
 
 function spawnController(kubeconfig: string, logFile: string): ControllerProcess {
   const opsPort = freePort();
@@ -54,7 +55,11 @@ function spawnController(kubeconfig: string, logFile: string): ControllerProcess
     args: [
       "run",
       ...withReadablePaths(CONTROLLER_PERMISSIONS, [kubeconfig]),
-      ...CONTROLLER_RUNTIME_FLAGS,
+      // SWH_BENCH_CONTROLLER_V8_FLAGS replaces the deployed V8 flags (`--prof`: its isolate log lands in the
+      // repository root).
+      ...(CONTROLLER_V8_FLAGS === undefined
+        ? CONTROLLER_RUNTIME_FLAGS
+        : [`--v8-flags=${CONTROLLER_V8_FLAGS}`]),
       "controller/main.ts",
     ],
     cwd: REPO_ROOT,
