@@ -69,7 +69,7 @@ function createMetrics(registry: Registry): AgentMetrics {
       "swh_agent_event_loop_lag_seconds",
       "How late the agent's event loop ran (CPU starvation, GC pauses), sampled while probes are in flight.",
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    ),
+    ).init(), // exposed from the start: an agent with nothing to probe samples nothing, and says so with zeros
     endpointsHealthy: registry.gauge(
       "swh_agent_endpoints_healthy",
       "Endpoints on this node passing all probes, by SWH namespace and name (only SWHs with endpoints here).",
