@@ -25,6 +25,7 @@ import { createScheduler } from "../probes/scheduler.ts";
 import type { ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
 import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
 import { AgentCaches, ZONE_LABEL } from "./caches.ts";
+import type { SwhObject } from "./caches.ts";
 import { HEARTBEAT_DEFAULTS, runHeartbeat } from "./heartbeat.ts";
 import { agentMetrics } from "./metrics.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -269,37 +270,28 @@ export class Agent {
   }
 
   /**
-   * Whether SWH `namespace/name` can need a reconcile here: not when the agent knows it by metadata alone (it
-   * selects no pod on this node, see caches.ts) and holds no slice or report of it — in a fleet, most SWHs on
-   * most nodes, whose every event would otherwise cost a reconcile that finds nothing to do.
+   * Whether a change of SWH `swh` (as cached, or as last cached for a delete) can need a reconcile here: not when
+   * the agent knows it by metadata alone (it selects no pod on this node, see caches.ts) and holds no slice or
+   * report of it — in a fleet, most SWHs on most nodes, whose every event would otherwise cost a reconcile that
+   * finds nothing to do.
    */
-  #concerns(namespace: string | undefined, name: string | undefined): boolean {
-    const swh = this.#caches.swhs.get(namespace, name ?? "");
-    if (!swh || swh.spec !== undefined || !namespace || !name) return true;
+  #concerns(swh: SwhObject): boolean {
+    if (swh.spec !== undefined) return true;
+    const { namespace = "", name = "" } = swh.metadata ?? {};
     return this.#slices.publishes(namespace, name) || this.#reports.holds(namespace, name);
   }
 
-  /** Queues SWH `obj` (after `delayMs`) when the change can matter here (see `#concerns`). */
-  #queueIfConcerned(obj: KubeObject, delayMs?: number): void {
-    if (this.#concerns(obj.metadata?.namespace, obj.metadata?.name)) this.#queue.add(keyOf(obj), delayMs);
+  /** Queues SWH `swh` (after `delayMs`) when the change can matter here (see `#concerns`). */
+  #queueIfConcerned(swh: SwhObject, delayMs?: number): void {
+    if (this.#concerns(swh)) this.#queue.add(keyOf(swh), delayMs);
   }
 
   /** Cache events → the SWH keys whose result they can change. */
   #route(): void {
     const c = this.#caches;
     c.swhs.subscribe((e) => {
-      // The cache shows spec and metadata changes only (status writes never reach handlers). A delete reaches
-      // the queue whenever something is left to tear down.
-      if (!this.#synced) return;
-      if (e.type === "delete") {
-        const { namespace = "", name = "" } = e.object.metadata ?? {};
-        if (
-          e.object.spec !== undefined || this.#slices.publishes(namespace, name) ||
-          this.#reports.holds(namespace, name)
-        ) {
-          this.#queue.add(keyOf(e.object));
-        }
-      } else this.#queueIfConcerned(e.object);
+      // The cache shows spec and metadata changes only (status writes never reach handlers).
+      if (this.#synced) this.#queueIfConcerned(e.object);
     });
     c.pods.subscribe((e) => {
       if (!this.#synced) return;

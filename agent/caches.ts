@@ -25,7 +25,7 @@ import {
   NODE_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
-import { podSelectedBy } from "./endpoints.ts";
+import { unvalidatedSelectorMaySelect } from "./endpoints.ts";
 import { ReportResource, SwhResource } from "../crds/resource.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import { SWH_KIND, SWH_PLURAL } from "../crds/names.ts";
@@ -143,10 +143,7 @@ export function worthFetching(
   } catch {
     return true;
   }
-  if (typeof selector !== "object" || selector === null || Array.isArray(selector)) return true;
-  if (Object.values(selector).some((v) => typeof v !== "string")) return true;
-  const namespace = swh.metadata?.namespace;
-  return pods.some((p) => podSelectedBy(namespace, selector as Record<string, string>, p, node));
+  return unvalidatedSelectorMaySelect(swh.metadata?.namespace, selector, pods, node);
 }
 
 /** Kubernetes' well-known zone label of nodes. */

@@ -95,6 +95,23 @@ export function podSelectedBy(
 }
 
 /**
+ * Whether `selector`, not validated (from a stored spec or the controller's note on a Service), may select one
+ * of `pods` on `node` in `namespace`. Anything but a map of strings answers yes: whoever validates gets to name
+ * the problem.
+ */
+export function unvalidatedSelectorMaySelect(
+  namespace: string | undefined,
+  selector: unknown,
+  pods: readonly IPod[],
+  node: string,
+): boolean {
+  if (typeof selector !== "object" || selector === null || Array.isArray(selector)) return true;
+  if (Object.values(selector).some((v) => typeof v !== "string")) return true;
+  const labels = selector as Record<string, string>;
+  return pods.some((p) => podSelectedBy(namespace, labels, p, node));
+}
+
+/**
  * Resolves a port reference for one pod like a Service does: a number is used as is; a name is looked up among
  * the container ports (regular containers and restartable init "sidecar" containers) with that name and
  * protocol. Returns undefined when the pod has no such port.

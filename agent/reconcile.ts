@@ -13,7 +13,7 @@ import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
 import { ZONE_LABEL } from "./caches.ts";
 import type { AgentCaches, SwhObject } from "./caches.ts";
 import { desiredSlices } from "./desired_slices.ts";
-import { podSelectedBy, selectEndpoints } from "./endpoints.ts";
+import { selectEndpoints, unvalidatedSelectorMaySelect } from "./endpoints.ts";
 import type { SelectedEndpoint } from "./endpoints.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { failureReasonCode, scheduledProbes } from "./probe_specs.ts";
@@ -36,11 +36,8 @@ const loadValidator = importOnce(() => import("../crds/validate.ts"));
  */
 function mayHaveEndpointsHere(raw: SwhObject, pods: readonly IPod[], node: string): boolean {
   const selector: unknown = (raw.spec as { selector?: unknown } | undefined)?.selector;
-  if (selector === undefined) return false;
-  if (typeof selector !== "object" || selector === null || Array.isArray(selector)) return true;
-  if (Object.values(selector).some((v) => typeof v !== "string")) return true;
-  const labels = selector as Record<string, string>;
-  return pods.some((p) => podSelectedBy(raw.metadata?.namespace, labels, p, node));
+  return selector !== undefined &&
+    unvalidatedSelectorMaySelect(raw.metadata?.namespace, selector, pods, node);
 }
 
 /** How long a never-probed endpoint stays out of reports: it will most likely pass within a second. */
@@ -143,8 +140,9 @@ export class Reconciler {
     if (!raw || raw.metadata?.deletionTimestamp) return await this.#teardown(key, ns, name);
     const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
     const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}`;
-    if (this.#runtimes.get(key)?.parsed !== parsedFrom) {
-      if (!this.#runtimes.get(key)?.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
+    const known = this.#runtimes.get(key);
+    if (known?.parsed !== parsedFrom) {
+      if (!known?.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
         // Never had endpoints here and has none now (in a fleet, most SWHs on most nodes): nothing to probe and
         // no state to keep, and whatever an earlier agent left (slices, a report) goes — without parsing the
         // spec. A pod event requeues it when that changes.

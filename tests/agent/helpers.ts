@@ -26,7 +26,7 @@ import type { SwhNodeReport } from "../../crds/report.ts";
 import { isApiError } from "../../kube/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
-import type { SwhObject } from "../../agent/mod.ts";
+import type { AgentHandle, SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
 import { createTestNamespace } from "../support/namespace.ts";
@@ -301,6 +301,12 @@ export function httpBackend(
     },
     close: () => server.shutdown(),
   };
+}
+
+/** How many SWHs `handle`'s agent fetched in full so far (GETs and LISTed objects). */
+export function swhFetches(handle: AgentHandle): number {
+  const m = handle.agent.metrics.swhFetches;
+  return m.get({ via: "get" }) + m.get({ via: "list" });
 }
 
 /** Test-sized agent options: fast coalescing. */

@@ -15,6 +15,7 @@ import {
   FAST,
   httpBackend,
   startTestController,
+  swhFetches,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
@@ -130,10 +131,8 @@ clusterTest(
         ok(writes >= 2 * OTHERS, `the other agents must have churned (${writes} writes)`);
         // The SWH selects no pod on the observer's node (its Service says so): the observer never fetched it;
         // every other agent did.
-        const fetched = (a: typeof observer) =>
-          a.agent.metrics.swhFetches.get({ via: "get" }) + a.agent.metrics.swhFetches.get({ via: "list" });
-        strictEqual(fetched(observer), 0, "an agent without pods of the SWH does not fetch it");
-        ok(agents.every((a) => fetched(a) >= 1), `others fetched ${agents.map(fetched)}`);
+        strictEqual(swhFetches(observer), 0, "an agent without pods of the SWH does not fetch it");
+        ok(agents.every((a) => swhFetches(a) >= 1), `others fetched ${agents.map(swhFetches)}`);
         strictEqual(events("endpointslices") - slices0, 0, "other agents' slices never reach this agent");
         strictEqual(events("reports") - reports0, 0, "other agents' reports never reach this agent");
         // It receives the SWH stream and nothing else; this SWH's part of it is the controller's status writes,

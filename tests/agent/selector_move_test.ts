@@ -17,6 +17,7 @@ import {
   FAST,
   httpBackend,
   startTestController,
+  swhFetches,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
@@ -30,8 +31,6 @@ clusterTest("agent: a selector change hands an SWH to a node that knew it only b
     const controller = await startTestController(ctx);
     const agentA = await startAgent({ nodeName: ctx.node, transport: ctx.transport, logger: quiet, ...FAST });
     const agentB = await startAgent({ nodeName: nodeB, transport: ctx.transport, logger: quiet, ...FAST });
-    const fetched = (x: typeof agentA) =>
-      x.agent.metrics.swhFetches.get({ via: "get" }) + x.agent.metrics.swhFetches.get({ via: "list" });
     try {
       await createPod(ctx, { name: "on-a", node: ctx.node, ips: [ctx.net.v4(0)], labels: { role: "a" } });
       await createPod(ctx, { name: "on-b", node: nodeB, ips: [ctx.net.v4(1)], labels: { role: "b" } });
@@ -44,7 +43,7 @@ clusterTest("agent: a selector change hands an SWH to a node that knew it only b
         },
       });
       await waitForAddresses(ctx, "mover", [ctx.net.v4(0)], 20_000);
-      strictEqual(fetched(agentB), 0, "node B has no pod of the SWH: it never fetched it");
+      strictEqual(swhFetches(agentB), 0, "node B has no pod of the SWH: it never fetched it");
 
       // The selector moves to node B's pod: the controller rewrites the note, B fetches and publishes, A withdraws.
       await Api.namespaced(ctx.transport, SwhResource, ctx.ns).patch("mover", {
@@ -59,7 +58,7 @@ clusterTest("agent: a selector change hands an SWH to a node that knew it only b
         { what: "the controller's note of the new selector" },
       );
       await waitForAddresses(ctx, "mover", [ctx.net.v4(1)], 20_000);
-      ok(fetched(agentB) >= 1, "node B fetched the SWH once its pod was selected");
+      ok(swhFetches(agentB) >= 1, "node B fetched the SWH once its pod was selected");
     } finally {
       await agentB.stop();
       await agentA.stop();
