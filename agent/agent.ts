@@ -219,7 +219,7 @@ export class Agent {
       renewMs: (this.#leaseDurationSeconds * 1000) / 4,
       onRenew: (ok) => this.metrics.heartbeats.inc({ result: ok ? "renewed" : "failed" }),
     });
-    // SWHs the watch showed before the Services and pods were listed were judged without them: judge again.
+    // Services and pods that changed after the SWH list and before this point asked no recheck: ask now.
     for (const swh of this.#caches.swhs.list()) {
       this.#caches.swhs.recheck(swh.metadata?.namespace, swh.metadata?.name ?? "");
     }
@@ -281,6 +281,13 @@ export class Agent {
     return this.#slices.publishes(namespace, name) || this.#reports.holds(namespace, name);
   }
 
+  /** Sets the gauge of cached SWHs by form. */
+  #countSwhsCached(): void {
+    const shells = this.#caches.swhs.shells;
+    this.metrics.swhsCached.set({ form: "full" }, this.#caches.swhs.size - shells);
+    this.metrics.swhsCached.set({ form: "metadata" }, shells);
+  }
+
   /** Queues SWH `swh` (after `delayMs`) when the change can matter here (see `#concerns`). */
   #queueIfConcerned(swh: SwhObject, delayMs?: number): void {
     if (this.#concerns(swh)) this.#queue.add(keyOf(swh), delayMs);
@@ -290,6 +297,7 @@ export class Agent {
   #route(): void {
     const c = this.#caches;
     c.swhs.subscribe((e) => {
+      this.#countSwhsCached();
       // The cache shows spec and metadata changes only (status writes never reach handlers).
       if (this.#synced) this.#queueIfConcerned(e.object);
     });

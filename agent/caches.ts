@@ -6,8 +6,9 @@
  * only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status). SWHs are
  * watched as metadata only and fetched again when their generation changes: the controller's status writes
  * cost each agent a few hundred bytes and no reconcile. An SWH is fetched at all only once its Service exists
- * and the selector the controller noted on it selects a pod on this node: in a burst of new SWHs, each agent
- * reads the few that concern it, not all of them.
+ * and the selector the controller noted on it selects a pod on this node, or it holds a slice or report of it:
+ * in a burst of new SWHs, each agent reads the few that concern it, not all of them, and an agent (re)starting
+ * in a big cluster keeps the rest of its list as metadata.
  *
  * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
  * labels), services (metadata), its own node; in the operator namespace list/watch secrets (mirrored credentials)
@@ -23,6 +24,8 @@ import {
   MANAGED_BY_VALUE,
   MIRRORED_SECRET_LABEL,
   NODE_LABEL,
+  reportName,
+  SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
 import { unvalidatedSelectorMaySelect } from "./endpoints.ts";
@@ -171,6 +174,8 @@ export class AgentCaches {
   readonly services: Informer<PartialObjectMetadata>;
   /** This node's Node object, labels only (its zone goes into the slices). */
   readonly node: Informer<INode>;
+  readonly #node: string;
+  readonly #operatorNamespace: string;
 
   /**
    * Builds stopped informers; `onError(resource)` receives their recovered errors, `onReceive(resource)` every
@@ -186,6 +191,8 @@ export class AgentCaches {
       onFetch?: (info: FetchInfo) => void;
     },
   ) {
+    this.#node = node;
+    this.#operatorNamespace = operatorNamespace;
     const own = `${NODE_LABEL}=${node}`;
     const opts = (resource: string) => ({
       onError: hooks.onError(resource),
@@ -196,6 +203,7 @@ export class AgentCaches {
       onFetch: hooks.onFetch,
       // Most SWHs of a fleet have no pod on a given node: their spec is fetched only once they may have one.
       fetchWhen: (meta) =>
+        this.#holdsAnything(meta) ||
         worthFetching(
           meta,
           this.services.get(meta.metadata?.namespace, meta.metadata?.name ?? ""),
@@ -260,9 +268,28 @@ export class AgentCaches {
     return this.named().map(([, i]) => i);
   }
 
-  /** Lists and watches until `signal` aborts; resolves when every informer has stopped. */
+  /**
+   * Whether this node's agent holds a slice or a report of SWH `meta` (as listed): then its spec is wanted, so
+   * that the reconcile keeps or withdraws them by the spec itself, whatever the Service's note says.
+   */
+  #holdsAnything(meta: PartialObjectMetadata): boolean {
+    const { namespace = "", name = "" } = meta.metadata ?? {};
+    if (this.reports.get(this.#operatorNamespace, reportName(namespace, name, this.#node))) return true;
+    return this.slices.list().some((s) =>
+      s.metadata?.namespace === namespace && s.metadata?.labels?.[SERVICE_NAME_LABEL] === name
+    );
+  }
+
+  /**
+   * Lists and watches until `signal` aborts; resolves when every informer has stopped. The SWHs are listed last:
+   * the list keeps those {@link worthFetching} does not want as metadata, and that answer reads the other caches
+   * (after an agent restart in a big cluster, an agent holds only its own SWHs in full, as after a cold start).
+   */
   start(signal: AbortSignal): Promise<unknown> {
-    return Promise.all(this.#all().map((i) => i.start(signal)));
+    const others = this.#all().filter((i) => i !== this.swhs);
+    const running = others.map((i) => i.start(signal));
+    const swhs = Promise.all(others.map((i) => i.synced)).then(() => this.swhs.start(signal));
+    return Promise.all([...running, swhs]);
   }
 
   /** Resolves when every informer holds its initial list. */

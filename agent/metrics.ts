@@ -28,6 +28,11 @@ export interface AgentMetrics {
    * `list`): in a fleet, about the SWHs with pods on this node, not every SWH.
    */
   readonly swhFetches: Counter;
+  /**
+   * ServiceWithHealthchecks in the agent's cache by `form`: `full` (spec kept: SWHs that may select a pod on this
+   * node) or `metadata` (the rest): what the SWH cache costs this agent.
+   */
+  readonly swhsCached: Gauge;
   /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
   readonly transitions: Counter;
   /** Events dropped by the agent's rate limit. */
@@ -53,6 +58,7 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     }
   }
   metrics.eventsDropped.init();
+  for (const form of ["full", "metadata"]) metrics.swhsCached.set({ form }, 0);
   for (const result of ["renewed", "failed"]) metrics.heartbeats.init({ result });
   return metrics;
 }
@@ -91,6 +97,10 @@ function createMetrics(registry: Registry): AgentMetrics {
     swhFetches: registry.counter(
       "swh_agent_swh_fetches_total",
       "ServiceWithHealthchecks objects fetched in full (GETs, or objects of LISTs), by via.",
+    ),
+    swhsCached: registry.gauge(
+      "swh_agent_swhs_cached",
+      "ServiceWithHealthchecks in the agent's cache, by form (full: with spec; metadata: without).",
     ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),

@@ -54,7 +54,9 @@ export interface MetadataWatchInformerOptions<T extends KubeObject = KubeObject>
    * Whether an object the watch shows is worth its full state now. One it is not is cached as its metadata
    * alone (a *shell*: handlers see it without spec) and fetched once this answers yes — on a later watch event,
    * or when {@link MetadataWatchInformer.recheck} asks again because what the answer depends on changed. An
-   * object once fetched stays full. Objects a (re)list brings are stored full. Default: every object.
+   * object once fetched stays full. A (re)list asks too: it stores the objects it brings full when they are
+   * wanted or were cached full, as metadata otherwise (so what it answers on should be cached before this
+   * informer starts). Default: every object.
    */
   fetchWhen?: (meta: PartialObjectMetadata) => boolean;
   /** Every completed fetch: GETs and LISTs (see {@link FetchInfo}). */
@@ -75,8 +77,8 @@ interface PendingFetch {
  * Mirrors a resource into memory as full objects while its watch carries metadata only
  * (`PartialObjectMetadata`), so writes that leave `metadata.generation` alone — status updates above all —
  * cost a few hundred bytes each instead of the whole object:
- * - (re)list: full objects, paginated (initially and after 410 Gone), diffed against the store; then a
- *   metadata-only watch from the list's resourceVersion;
+ * - (re)list: full objects, paginated (initially and after 410 Gone), diffed against the store (those
+ *   `fetchWhen` does not want kept as metadata); then a metadata-only watch from the list's resourceVersion;
  * - a watch event with the cached object's generation (and uid): only its metadata is merged into the
  *   cached object (labels, annotations, finalizers, ownerReferences, deletionTimestamp…);
  * - handlers see an `update` only when the cached object (after `transform`) changed in something other
@@ -203,8 +205,7 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
           case "Restarted":
             // The list is newer than anything pending: fetches in flight are dropped when they return.
             this.#pending.clear();
-            this.#shells.clear();
-            this.#store.replace(event.objects.map((o) => this.#transform(o)), objectDiffers);
+            this.#store.replace(this.#fromList(event.objects), objectDiffers);
             this.#store.markSynced();
             break;
           case "Added":
@@ -219,6 +220,24 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
     } finally {
       this.#store.failSync(signal.reason ?? new Error("informer stopped before sync"));
     }
+  }
+
+  /**
+   * A (re)list's objects as the store keeps them: full when cached full before (once fetched, always full) or
+   * wanted now; as metadata alone (shells) otherwise. The list brought them full, so nothing is fetched here.
+   */
+  #fromList(objects: readonly T[]): T[] {
+    const shells = new Set<string>();
+    const stored = objects.map((obj) => {
+      const key = objectKey(obj);
+      const full = this.#store.getByKey(key) !== undefined && !this.#shells.has(key);
+      if (full || this.#wanted(obj)) return this.#transform(obj);
+      shells.add(key);
+      return this.#transform({ metadata: obj.metadata } as T);
+    });
+    this.#shells.clear();
+    for (const key of shells) this.#shells.add(key);
+    return stored;
   }
 
   #transform(obj: T): T {

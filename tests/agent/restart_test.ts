@@ -1,4 +1,7 @@
-/** An agent killed with SIGKILL and restarted while backends stay healthy withdraws nothing, rewrites nothing. */
+/**
+ * An agent killed with SIGKILL and restarted while backends stay healthy withdraws nothing, rewrites nothing, and
+ * keeps the SWHs without pods on its node as metadata.
+ */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import {
@@ -36,6 +39,12 @@ clusterTest(
             probes: [{ mode: "TCP", failureThreshold: 1, tcp: { targetPort: first.port } }],
           },
         });
+        // An SWH with no pod on this node: the restarted agent's list keeps it as metadata, without a fetch.
+        await createSwh(ctx, "elsewhere", {
+          selector: { app: "db" },
+          ports: [{ port: 5432 }],
+          healthcheck: { probes: [{ mode: "TCP", tcp: { targetPort: 5432 } }] },
+        });
         await agent.ready();
         await waitForAddresses(ctx, "web", ips);
         await waitFor(async () => (await reportsOf(ctx, ctx.node)).get("web")?.endpoints.length === 1, {
@@ -72,6 +81,16 @@ clusterTest(
           );
         }
         ok((await agent.metric("swh_agent_heartbeats_total", 'result="renewed"')) >= 1, "the heartbeat runs");
+        // Its own SWH came full with the list; the other stays metadata.
+        deepStrictEqual(
+          [
+            await agent.metric("swh_agent_swhs_cached", 'form="full"'),
+            await agent.metric("swh_agent_swhs_cached", 'form="metadata"'),
+            await agent.metric("swh_agent_swh_fetches_total"),
+          ],
+          [1, 1, 0],
+          "SWHs cached full, as metadata; fetched",
+        );
       } finally {
         agent.child.kill("SIGKILL");
         await agent.child.status;

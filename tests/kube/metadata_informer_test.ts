@@ -713,15 +713,17 @@ Deno.test("metadata watch vs full watch: bytes received for status-heavy writes"
   });
 });
 
-Deno.test("metadata-watch informer: after a kube-apiserver restart the watch expires (410) and full objects are relisted, paged", async () => {
+Deno.test("metadata-watch informer: after a kube-apiserver restart the watch expires (410) and full objects are relisted, paged; lists keep unwanted objects as metadata", async () => {
   const dir = requireTestClusterDir();
   await withNamespace("kmwi410", async ({ transport: base, ns }) => {
     await installGadgets(base, ns);
     const transport = new RecordingTransport(base);
     const gadgets = Api.namespaced(transport, Gadgets, ns);
-    for (const name of ["a", "b", "c"]) await gadgets.create({ metadata: { name }, spec: { v: 1 } });
+    for (const name of ["a", "b", "c", "s"]) await gadgets.create({ metadata: { name }, spec: { v: 1 } });
     const counts = new Counts();
     const errors: MetadataWatchInformerError[] = [];
+    // s and t are never wanted: both lists keep them as metadata.
+    const unwanted = new Set(["s", "t"]);
     const informer = new MetadataWatchInformer(gadgets, {
       transform: specOnly,
       pageSize: 2,
@@ -729,12 +731,17 @@ Deno.test("metadata-watch informer: after a kube-apiserver restart the watch exp
       onReceive: counts.onReceive,
       onFetch: counts.onFetch,
       onError: (e) => errors.push(e),
+      fetchWhen: (meta) => !unwanted.has(meta.metadata?.name ?? ""),
     });
     const events: string[] = [];
     informer.subscribe((e) => events.push(describe(e)));
     const stop = await started(informer);
     try {
+      assertEquals(events.sort(), ['add:a:{"v":1}', 'add:b:{"v":1}', 'add:c:{"v":1}', "add:s:null"]);
+      assertEquals(informer.shells, 1);
       events.length = 0;
+      // Unwanted now, but cached full: the relist keeps it full (and so shows its new spec).
+      unwanted.add("a");
       // Hold the watch's reconnects while the apiserver restarts and things change, so that the changes can
       // only reach the informer through the relist that the 410 forces.
       const resume = transport.pauseWatches();
@@ -748,11 +755,13 @@ Deno.test("metadata-watch informer: after a kube-apiserver restart the watch exp
       });
       await gadgets.delete("b");
       await gadgets.create({ metadata: { name: "d" }, spec: { v: 1 } });
+      await gadgets.create({ metadata: { name: "t" }, spec: { v: 1 } });
       const requestsBefore = transport.requests.length;
       resume();
-      await waitFor(() => events.length === 3, { what: "the relist's changes", lastSeen: () => events });
+      await waitFor(() => events.length === 4, { what: "the relist's changes", lastSeen: () => events });
       // c's status write is no update: its status is not cached.
-      assertEquals(events.sort(), ['add:d:{"v":1}', 'delete:b:{"v":1}', 'update:a:{"v":2}']);
+      assertEquals(events.sort(), ['add:d:{"v":1}', "add:t:null", 'delete:b:{"v":1}', 'update:a:{"v":2}']);
+      assertEquals(informer.shells, 2);
       assert(
         errors.some((e) => "state" in e && e.action === "relist" && e.error instanceof WatchExpiredError),
         `a relist after 410: ${errors.map((e) => `${e.action}:${e.error}`)}`,
@@ -776,6 +785,8 @@ Deno.test("metadata-watch informer: after a kube-apiserver restart the watch exp
         "a:2",
         "c:3",
         "d:1",
+        "s:undefined",
+        "t:undefined",
       ]);
     } finally {
       await stop();
