@@ -152,6 +152,14 @@ export function worthFetching(
 /** Kubernetes' well-known zone label of nodes. */
 export const ZONE_LABEL = "topology.kubernetes.io/zone";
 
+/**
+ * Page size of the cluster-wide lists (SWHs, Services). Pages are compacted as they arrive, so a page is what an
+ * agent holds raw at once, and V8 and malloc keep what such a burst made them reserve: in a 10-node fleet with
+ * 1,000 SWHs, an agent restarted after them settled 21 MiB above its peers (105 vs 84 MiB) with whole lists of
+ * 500-object pages compacted at the end, 10 MiB above (94) with 100-object pages compacted as they arrive.
+ */
+const CLUSTER_WIDE_PAGE_SIZE = 100;
+
 /** The agent's informers, built and started together. */
 export class AgentCaches {
   /**
@@ -200,6 +208,7 @@ export class AgentCaches {
     });
     this.swhs = new MetadataWatchInformer(Api.all(transport, LooseSwhResource), {
       transform: compactSwh,
+      pageSize: CLUSTER_WIDE_PAGE_SIZE,
       onFetch: hooks.onFetch,
       // Most SWHs of a fleet have no pod on a given node: their spec is fetched only once they may have one.
       fetchWhen: (meta) =>
@@ -234,6 +243,7 @@ export class AgentCaches {
     });
     this.services = new Informer(Api.all(transport, Services).metadata(), {
       transform: serviceOwners,
+      pageSize: CLUSTER_WIDE_PAGE_SIZE,
       ...opts("services"),
     });
     this.node = new Informer(Api.cluster(transport, Nodes), {

@@ -45,6 +45,12 @@ export interface ListOptions extends CallOptions {
   resourceVersionMatch?: "NotOlderThan" | "Exact";
 }
 
+/** Options of {@link Api.listAll}: a list's, without `continue`, and a per-item `map`. */
+export interface ListAllOptions<T> extends Omit<ListOptions, "continue"> {
+  /** Applied to every item as its page arrives (see {@link Api.listAll}). */
+  map?: (item: T) => T;
+}
+
 /** Options of writes. */
 export interface WriteOptions extends CallOptions {
   /** Field manager recorded in managedFields. */
@@ -299,11 +305,16 @@ export class Api<T extends KubeObject> {
    * the snapshot's resourceVersion (the one to start a watch from) and the number of requests made.
    * `resourceVersion`/`resourceVersionMatch` select the snapshot with the first page; later pages follow the
    * continue token alone (the apiserver refuses both). If the token expires mid-way (410), it falls back to
-   * one unpaginated list with the caller's resourceVersion options, like client-go's pager.
+   * one unpaginated list with the caller's resourceVersion options, like client-go's pager. `map` is applied to
+   * each page's items as the page arrives, so a big collection is never held raw all at once (an informer's
+   * compaction: only the fields it keeps outlive their page).
    */
   async listAll(
-    opts: Omit<ListOptions, "continue"> = {},
+    opts: ListAllOptions<T> = {},
   ): Promise<{ items: T[]; resourceVersion: string; requests: number }> {
+    const { map, ...listOpts } = opts;
+    const take = (page: T[]) => (map ? page.map(map) : page);
+    opts = listOpts;
     const limit = opts.limit ?? 500;
     const items: T[] = [];
     let cont: string | undefined;
@@ -317,7 +328,7 @@ export class Api<T extends KubeObject> {
             ? { ...opts, limit }
             : { ...opts, limit, continue: cont, resourceVersion: undefined, resourceVersionMatch: undefined },
         );
-        items.push(...page.items);
+        for (const item of take(page.items)) items.push(item);
         if (!resourceVersion) resourceVersion = page.metadata.resourceVersion ?? "";
         cont = page.metadata.continue || undefined;
       } while (cont);
@@ -325,7 +336,7 @@ export class Api<T extends KubeObject> {
       if (!(cont && isApiError(err, 410))) throw err;
       const all = await this.list({ ...opts, limit: undefined });
       return {
-        items: all.items,
+        items: take(all.items),
         resourceVersion: all.metadata.resourceVersion ?? "",
         requests: requests + 1,
       };

@@ -110,6 +110,8 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
         labelSelector: this.#opts.labelSelector,
         fieldSelector: this.#opts.fieldSelector,
         pageSize: this.#opts.pageSize,
+        // Listed objects are transformed page by page (a big list never sits in memory raw), events below.
+        mapListed: this.#opts.transform,
         backoff: this.#opts.backoff,
         onError: this.#opts.onError,
         onReceive: this.#opts.onReceive,
@@ -125,11 +127,7 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
 
   #apply(event: WatcherEvent<T>): void {
     const transform = this.#opts.transform;
-    if (transform) {
-      event = event.type === "Restarted"
-        ? { ...event, objects: event.objects.map(transform) }
-        : { ...event, object: transform(event.object) };
-    }
+    if (transform && event.type !== "Restarted") event = { ...event, object: transform(event.object) };
     switch (event.type) {
       case "Restarted":
         this.#store.replace(event.objects);

@@ -107,7 +107,9 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
   readonly #store: ObjectStore<T>;
   readonly #pending = new Map<string, PendingFetch>();
   /** Keys of objects cached as metadata only (see `fetchWhen`). */
-  readonly #shells = new Set<string>();
+  #shells = new Set<string>();
+  /** The shells of the list last received, stored with it. */
+  #listedShells = new Set<string>();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
 
@@ -187,7 +189,13 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
   async #watch(signal: AbortSignal): Promise<void> {
     const metadata = this.#api.metadata();
     const source: ListWatch<T, PartialObjectMetadata> = {
-      listAll: (opts) => this.#api.listAll(opts),
+      // Each listed object is compacted (or reduced to a shell) as its page arrives: see #listed.
+      listAll: async (opts) => {
+        const shells = new Set<string>();
+        const list = await this.#api.listAll({ ...opts, map: (obj) => this.#listed(obj, shells) });
+        this.#listedShells = shells;
+        return list;
+      },
       watch: (opts) => metadata.watch(opts),
     };
     try {
@@ -205,7 +213,8 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
           case "Restarted":
             // The list is newer than anything pending: fetches in flight are dropped when they return.
             this.#pending.clear();
-            this.#store.replace(this.#fromList(event.objects), objectDiffers);
+            this.#shells = this.#listedShells;
+            this.#store.replace(event.objects, objectDiffers);
             this.#store.markSynced();
             break;
           case "Added":
@@ -223,21 +232,16 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
   }
 
   /**
-   * A (re)list's objects as the store keeps them: full when cached full before (once fetched, always full) or
-   * wanted now; as metadata alone (shells) otherwise. The list brought them full, so nothing is fetched here.
+   * A (re)listed object as the store keeps it: full when cached full before (once fetched, always full) or
+   * wanted now; as metadata alone otherwise (its key goes into `shells`). The list brought it full, so nothing
+   * is fetched here.
    */
-  #fromList(objects: readonly T[]): T[] {
-    const shells = new Set<string>();
-    const stored = objects.map((obj) => {
-      const key = objectKey(obj);
-      const full = this.#store.getByKey(key) !== undefined && !this.#shells.has(key);
-      if (full || this.#wanted(obj)) return this.#transform(obj);
-      shells.add(key);
-      return this.#transform({ metadata: obj.metadata } as T);
-    });
-    this.#shells.clear();
-    for (const key of shells) this.#shells.add(key);
-    return stored;
+  #listed(obj: T, shells: Set<string>): T {
+    const key = objectKey(obj);
+    const full = this.#store.getByKey(key) !== undefined && !this.#shells.has(key);
+    if (full || this.#wanted(obj)) return this.#transform(obj);
+    shells.add(key);
+    return this.#transform({ metadata: obj.metadata } as T);
   }
 
   #transform(obj: T): T {
@@ -354,17 +358,20 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
     const rv = newestResourceVersion(
       batch.flatMap((e) => e.meta.metadata?.resourceVersion ? [e.meta.metadata.resourceVersion] : []),
     );
+    const wanted = new Set(batch.map((e) => e.key));
     const { items, requests } = await this.#api.listAll({
       labelSelector: this.#opts.labelSelector,
       fieldSelector: this.#opts.fieldSelector,
       limit: this.#opts.pageSize,
       resourceVersion: rv,
       resourceVersionMatch: rv === undefined ? undefined : "NotOlderThan",
+      // Only the pending objects are kept past their page: the rest of the collection is dropped as it arrives.
+      map: (obj) => wanted.has(objectKey(obj)) ? obj : { metadata: {} } as T,
       signal,
     });
     this.#opts.onFetch?.({ via: "list", requests, objects: items.length, pending: batch.length });
     const byKey = new Map<string, T>();
-    for (const obj of items) byKey.set(objectKey(obj), obj);
+    for (const obj of items) if (obj.metadata?.name !== undefined) byKey.set(objectKey(obj), obj);
     for (const entry of batch) this.#resolve(entry, byKey.get(entry.key));
   }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ListOptions, WatchEvent, WatchOptions, WatchReceived } from "./api.ts";
+import type { ListAllOptions, WatchEvent, WatchOptions, WatchReceived } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 import { WatchExpiredError } from "./errors.ts";
 import { backoffDelay, sleep } from "./transport.ts";
@@ -29,7 +29,7 @@ export type WatcherEvent<L, W = L> =
  */
 export interface ListWatch<L extends KubeObject, W extends KubeObject = L> {
   /** Lists every page of one snapshot (see `Api.listAll`). */
-  listAll(opts: Omit<ListOptions, "continue">): Promise<{ items: L[]; resourceVersion: string }>;
+  listAll(opts: ListAllOptions<L>): Promise<{ items: L[]; resourceVersion: string }>;
   /** One watch connection (see `Api.watch`). */
   watch(opts: WatchOptions): AsyncGenerator<WatchEvent<W>, void, undefined>;
 }
@@ -59,8 +59,8 @@ export interface WatcherBackoff {
   resetAfterMs: number;
 }
 
-/** Options of {@link watcher}. */
-export interface WatcherOptions {
+/** Options of {@link watcher} over listed objects of type `L`. */
+export interface WatcherOptions<L extends KubeObject = KubeObject> {
   /** Stops the watcher: the iteration ends without an error. Required. */
   signal: AbortSignal;
   /** Label selector for list and watch. */
@@ -69,6 +69,8 @@ export interface WatcherOptions {
   fieldSelector?: string;
   /** Page size of lists (default 500). */
   pageSize?: number;
+  /** Applied to each listed object as its page arrives (see `Api.listAll`); watch events are left alone. */
+  mapListed?: (obj: L) => L;
   /** Start watching from this resourceVersion instead of listing first (a 410 then triggers a list). */
   resourceVersion?: string;
   /** Backoff overrides. */
@@ -117,7 +119,7 @@ export class ResettingBackoff {
  */
 export async function* watcher<L extends KubeObject, W extends KubeObject = L>(
   api: ListWatch<L, W>,
-  opts: WatcherOptions,
+  opts: WatcherOptions<L>,
 ): AsyncGenerator<WatcherEvent<L, W>, void, undefined> {
   const { signal } = opts;
   const backoff = new ResettingBackoff(opts.backoff);
@@ -133,6 +135,7 @@ export async function* watcher<L extends KubeObject, W extends KubeObject = L>(
           labelSelector: opts.labelSelector,
           fieldSelector: opts.fieldSelector,
           limit: opts.pageSize,
+          map: opts.mapListed,
           signal,
         });
         state = { phase: "Watching", resourceVersion };

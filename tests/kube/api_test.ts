@@ -53,6 +53,16 @@ Deno.test("api: create, get, list with paging and label/field selectors, replace
     const all = await pods.listAll({ limit: 2 });
     assertEquals(all.items.length, 7);
     assert(/^\d+$/.test(all.resourceVersion), "snapshot resourceVersion");
+    // `map` reaches every item of every page, in order; the pages are 2 + 2 + 2 + 1 requests.
+    const seen: number[] = [];
+    const mapped = await pods.listAll({
+      limit: 2,
+      map: (
+        p,
+      ) => (seen.push(seen.length), { apiVersion: "v1", kind: "Pod", metadata: { name: p.metadata?.name } }),
+    });
+    assertEquals(mapped.items.map((p) => p.metadata?.name), all.items.map((p) => p.metadata?.name));
+    assertEquals([seen.length, mapped.requests, mapped.items[0].spec], [7, 4, undefined]);
 
     const even = await pods.list({ labelSelector: "app=even" });
     assertEquals(even.items.map((p) => p.metadata?.name).sort(), ["p0", "p2", "p4", "p6"]);
