@@ -15,7 +15,10 @@
  *    (withdrawals of endpoints whose backend was never stopped: must be 0), watched across the whole run;
  * 5. failover: healthy backends stopped at random moments, time until each leaves its slice against
  *    period × failureThreshold + 1 s;
- * 6. CPU and RSS per component class (agents, controller, kube-apiserver, etcd, …) from /proc.
+ * 6. CPU and RSS per component class (agents, controller, kube-apiserver, etcd, …) from /proc;
+ * 7. rollout (after the steady window): agents restarted one after another as a DaemonSet update does, each with
+ *    every SWH already in the cluster: time to ready, RSS, SWHs kept with spec or as metadata, fetches, writes
+ *    (healthy endpoints withdrawn meanwhile show in table 4, window "rollout").
  *
  * Run: `SWH_LAB_WAIT=1 ./deno task bench fleet` (a throwaway control plane; needs root). Defaults are the issue's
  * fleet: 100 nodes × 100 pods, 1,000 SWHs × 10 pods, period 10 s, failureThreshold 3. Smaller, e.g.:
@@ -23,8 +26,9 @@
  * Knobs (bench/fleet/config.ts): SWH_BENCH_NODES, SWH_BENCH_PODS_PER_NODE, SWH_BENCH_SWHS, SWH_BENCH_PODS_PER_SWH,
  * SWH_BENCH_PERIOD_SECONDS, SWH_BENCH_FAILURE_THRESHOLD, SWH_BENCH_TRANSITION_PERIOD_SECONDS (0 = unset),
  * SWH_BENCH_COLD_TIMEOUT_SECONDS (600), SWH_BENCH_STEADY_SECONDS (60), SWH_BENCH_CHURN_SECONDS (120),
- * SWH_BENCH_FLAP_FRACTION (0.01), SWH_BENCH_FLAP_SECONDS (5), SWH_BENCH_FAILOVERS (20); SWH_BENCH_FLEET_LOGS=<dir>
- * keeps the agents' and controller's logs; AGENT_LOG / CONTROLLER_LOG set their log level (default info).
+ * SWH_BENCH_FLAP_FRACTION (0.01), SWH_BENCH_FLAP_SECONDS (5), SWH_BENCH_FAILOVERS (20), SWH_BENCH_RESTARTS (5);
+ * SWH_BENCH_FLEET_LOGS=<dir> keeps the agents' and controller's logs; AGENT_LOG / CONTROLLER_LOG set their log
+ * level (default info).
  *
  * Everything it creates (processes, addresses, namespaces, nodes) is removed at the end, also on failure and on
  * SIGINT/SIGTERM/SIGHUP; the runner then tears the cluster down.
@@ -33,7 +37,7 @@
  */
 import { sleep } from "../kube/mod.ts";
 import { fleetConfig } from "./fleet/config.ts";
-import { churn, coldStart, failover, measured, recover, settle } from "./fleet/phases.ts";
+import { churn, coldStart, failover, measured, recover, rollout, settle } from "./fleet/phases.ts";
 import { printResults } from "./fleet/report.ts";
 import type { FleetResults } from "./fleet/report.ts";
 import { buildFleet, Cleanup, progress } from "./fleet/setup.ts";
@@ -62,6 +66,10 @@ async function runPhases(fleet: Fleet, results: FleetResults): Promise<void> {
   results.settled = await settle(fleet);
   progress(`settled after ${(results.settled[0] / 1000).toFixed(0)} s; steady-state window`);
   windows.push(await measured(fleet, "steady", () => sleep(fleet.config.steadySeconds * 1000, fleet.signal)));
+  if (fleet.config.restarts > 0) {
+    progress("rollout: restarting agents one after another");
+    windows.push(await measured(fleet, "rollout", async () => void (results.rollout = await rollout(fleet))));
+  }
   progress("churn window");
   windows.push(await measured(fleet, "churn", async () => void (results.churn = await churn(fleet))));
   results.recovered = await recover(fleet);

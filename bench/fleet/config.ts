@@ -33,6 +33,8 @@ export interface FleetConfig {
   readonly flapSeconds: number;
   /** Healthy backends stopped for the failover measurement. */
   readonly failovers: number;
+  /** Agents restarted one after another, as a DaemonSet update does (after the steady-state window). */
+  readonly restarts: number;
   /**
    * Niceness of the agent processes (0: as everything else). On one machine a hundred busy agents leave a single
    * controller thread a hundredth of the CPU; in a real fleet each agent has a node of its own. 10 approximates
@@ -73,6 +75,7 @@ export const FLEET_KNOBS: readonly Knob[] = [
   { env: "SWH_BENCH_FLAP_FRACTION", key: "flapFraction", fallback: 0.01, min: 0, integer: false },
   { env: "SWH_BENCH_FLAP_SECONDS", key: "flapSeconds", fallback: 5, min: 0.1, integer: false },
   { env: "SWH_BENCH_FAILOVERS", key: "failovers", fallback: 20, min: 0, integer: true },
+  { env: "SWH_BENCH_RESTARTS", key: "restarts", fallback: 5, min: 0, integer: true },
   { env: "SWH_BENCH_AGENT_NICE", key: "agentNice", fallback: 0, min: 0, integer: true },
 ];
 

@@ -100,20 +100,60 @@ export interface FleetOperatorOptions {
   readonly agentNice?: number;
 }
 
+/** An agent process with its /metrics. */
+type FleetAgent = AgentProcess & MetricsSource;
+
 /** The running agents and controller. */
 export class FleetOperator {
   readonly #exits: string[] = [];
+  readonly #agents: FleetAgent[];
+  readonly #spawn: (i: number) => FleetAgent;
+  /** Processes stopped on purpose (restarted agents): their exit is no failure. */
+  readonly #retired = new Set<Deno.ChildProcess>();
   #stopping = false;
 
   private constructor(
-    /** Agents in node order. */
-    readonly agents: readonly (AgentProcess & MetricsSource)[],
+    agents: FleetAgent[],
     readonly controller: ControllerProcess,
+    spawn: (i: number) => FleetAgent,
   ) {
-    const watch = (name: string, child: Deno.ChildProcess) =>
-      child.status.then((s) => this.#stopping || this.#exits.push(`${name} (exit ${s.code})`));
-    agents.forEach((a, i) => watch(`agent ${i}`, a.child));
-    watch("controller", controller.child);
+    this.#agents = agents;
+    this.#spawn = spawn;
+    agents.forEach((a, i) => this.#watch(`agent ${i}`, a.child));
+    this.#watch("controller", controller.child);
+  }
+
+  #watch(name: string, child: Deno.ChildProcess): void {
+    child.status.then((s) =>
+      this.#stopping || this.#retired.has(child) || this.#exits.push(`${name} (exit ${s.code})`)
+    );
+  }
+
+  /** Agents in node order (a restarted agent's entry is its new process). */
+  get agents(): readonly FleetAgent[] {
+    return this.#agents;
+  }
+
+  /**
+   * Replaces agent `i` as a DaemonSet update does: SIGTERM (it leaves its slices in place; SIGKILL after 10 s),
+   * then a new process on the same node with the same token, awaited until ready. Returns the new process and
+   * the milliseconds from its start until ready.
+   */
+  async restartAgent(i: number): Promise<{ agent: FleetAgent; readyMs: number }> {
+    const old = this.#agents[i];
+    this.#retired.add(old.child);
+    try {
+      old.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => old.kill(), 10_000);
+    await old.child.status;
+    clearTimeout(timer);
+    const started = performance.now();
+    const agent = this.#spawn(i);
+    this.#agents[i] = agent;
+    this.#watch(`agent ${i}`, agent.child);
+    await agent.ready(180_000);
+    return { agent, readyMs: performance.now() - started };
   }
 
   /**
@@ -140,39 +180,43 @@ export class FleetOperator {
       agentKubeconfigs[i] = await token("swh-agent", pod, pod);
     });
     const controllerKubeconfig = await token("swh-controller", "swh-controller");
-    const agents: (AgentProcess & MetricsSource)[] = [];
+    const agents: FleetAgent[] = [];
     let controller: ControllerProcess | undefined;
+    const spawn = (i: number): FleetAgent => {
+      const node = nodes[i];
+      const agent = spawnAgent(node, {
+        // SWH_BENCH_AGENT_V8_FLAGS (as in bench agent) replaces the deployed V8 flags of the first agent only:
+        // `--prof` there profiles one agent of the fleet (its isolate log lands in the repository root).
+        ...(i === 0 && AGENT_V8_FLAGS !== undefined
+          ? { runtimeFlags: [`--v8-flags=${AGENT_V8_FLAGS}`] }
+          : {}),
+        kubeconfig: agentKubeconfigs[i],
+        logFile: `${opts.dir}/agent-${node}.log`,
+        nice: opts.agentNice,
+        env: { SWH_LOG_LEVEL: LOG_LEVEL("AGENT_LOG") },
+      });
+      return { ...agent, metricsText: async () => (await agent.ops("/metrics"))?.text };
+    };
     try {
-      await pool(nodes, AGENT_START_CONCURRENCY, async (node, i) => {
-        const agent = spawnAgent(node, {
-          // SWH_BENCH_AGENT_V8_FLAGS (as in bench agent) replaces the deployed V8 flags of the first agent only:
-          // `--prof` there profiles one agent of the fleet (its isolate log lands in the repository root).
-          ...(i === 0 && AGENT_V8_FLAGS !== undefined
-            ? { runtimeFlags: [`--v8-flags=${AGENT_V8_FLAGS}`] }
-            : {}),
-          kubeconfig: agentKubeconfigs[i],
-          logFile: `${opts.dir}/agent-${node}.log`,
-          nice: opts.agentNice,
-          env: { SWH_LOG_LEVEL: LOG_LEVEL("AGENT_LOG") },
-        });
-        agents[i] = { ...agent, metricsText: async () => (await agent.ops("/metrics"))?.text };
-        await agent.ready(180_000);
+      await pool(nodes, AGENT_START_CONCURRENCY, async (_node, i) => {
+        agents[i] = spawn(i);
+        await agents[i].ready(180_000);
       });
       controller = spawnController(controllerKubeconfig, `${opts.dir}/controller.log`);
       await waitFor(async () => (await controller!.metricsText()) !== undefined, {
         timeoutMs: 60_000,
         what: "the controller's ops server",
       });
-      return new FleetOperator(agents, controller);
+      return new FleetOperator(agents, controller, spawn);
     } catch (error) {
       await stopAll(agents, controller);
       throw error;
     }
   }
 
-  /** Process ids of the agents. */
+  /** Process ids of the agents (now: a restart changes one). */
   get agentPids(): number[] {
-    return this.agents.map((a) => a.child.pid);
+    return this.#agents.map((a) => a.child.pid);
   }
 
   /** Names of processes that have exited although nobody stopped them. */
@@ -183,7 +227,7 @@ export class FleetOperator {
   /** Stops the controller (SIGTERM, so it releases its lease) and kills the agents. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    await stopAll(this.agents, this.controller);
+    await stopAll(this.#agents, this.controller);
   }
 }
 

@@ -9,6 +9,8 @@ import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
 import { Api, sleep } from "../../kube/mod.ts";
 import { pool } from "../../tests/support/measure.ts";
 import { parseSamples, sumBy, total } from "../../tests/support/prometheus.ts";
+import type { Sample } from "../../tests/support/prometheus.ts";
+import { procStats } from "../../tests/support/measure.ts";
 import type { ClassUsage } from "./sampler.ts";
 import { apiserverSamples, isWrite, snapshot, windowCounts } from "./scrape.ts";
 import type { WindowCounts } from "./scrape.ts";
@@ -217,6 +219,68 @@ export async function recover(fleet: Fleet): Promise<[number, boolean]> {
     await sleep(500, fleet.signal);
   }
   return [Date.now() - started, true];
+}
+
+/** One agent of the rollout, a probe period after its new process was ready. */
+export interface RestartSample {
+  readonly node: string;
+  /** From the new process's start until /readyz answered 200. */
+  readonly readyMs: number;
+  readonly rssMiB: number | undefined;
+  /** V8 heap reserved and in use (deno_heap_total_bytes, deno_heap_used_bytes). */
+  readonly heapTotalMiB: number;
+  readonly heapUsedMiB: number;
+  /** The same three of an agent that was not restarted (the last one), read at the same time. */
+  readonly unrestarted: { rssMiB: number | undefined; heapTotalMiB: number; heapUsedMiB: number };
+  /** SWHs it keeps with spec, and as metadata alone (swh_agent_swhs_cached). */
+  readonly swhsFull: number;
+  readonly swhsMetadata: number;
+  /** SWHs fetched in full after its list (swh_agent_swh_fetches_total). */
+  readonly fetched: number;
+  /** Slice and report writes of the new process (its backends stayed healthy: should be 0). */
+  readonly writes: number;
+}
+
+/**
+ * Restarts `restarts` agents one after another as a DaemonSet update does (SIGTERM, new process, ready, next),
+ * each measured a probe period and a second after it was ready: the new process lists what the cluster holds now
+ * (every SWH exists), so this shows what an agent (re)starting in a big cluster costs and keeps.
+ */
+export async function rollout(fleet: Fleet): Promise<RestartSample[]> {
+  const samples: RestartSample[] = [];
+  // The last agent stays as it is, for comparison.
+  const n = Math.min(fleet.config.restarts, fleet.operator.agents.length - 1);
+  for (let i = 0; i < n; i++) {
+    const { agent, readyMs } = await fleet.operator.restartAgent(i);
+    await sleep(fleet.config.periodSeconds * 1000 + 1000, fleet.signal);
+    const metrics = parseSamples((await agent.metricsText()) ?? "");
+    const sum = (name: string, filter: (l: Readonly<Record<string, string>>) => boolean = () => true) =>
+      total(sumBy(metrics, name, () => "", filter));
+    const other = fleet.operator.agents.at(-1)!;
+    const otherMetrics = parseSamples((await other.metricsText()) ?? "");
+    const mib = (samples: Sample[], name: string) => total(sumBy(samples, name, () => "")) / 2 ** 20;
+    samples.push({
+      node: fleet.topology.nodes[i],
+      readyMs,
+      rssMiB: procStats(agent.child.pid)?.rssMiB,
+      heapTotalMiB: mib(metrics, "deno_heap_total_bytes"),
+      heapUsedMiB: mib(metrics, "deno_heap_used_bytes"),
+      unrestarted: {
+        rssMiB: procStats(other.child.pid)?.rssMiB,
+        heapTotalMiB: mib(otherMetrics, "deno_heap_total_bytes"),
+        heapUsedMiB: mib(otherMetrics, "deno_heap_used_bytes"),
+      },
+      swhsFull: sum("swh_agent_swhs_cached", (l) => l.form === "full"),
+      swhsMetadata: sum("swh_agent_swhs_cached", (l) => l.form === "metadata"),
+      fetched: sum("swh_agent_swh_fetches_total"),
+      writes: sum(
+        "swh_agent_api_writes_total",
+        (l) => l.resource === "endpointslices" || l.resource === "servicewithhealthchecksnodereports",
+      ),
+    });
+    progress(`rollout: agent ${i + 1}/${n} restarted, ready after ${(readyMs / 1000).toFixed(1)} s`);
+  }
+  return samples;
 }
 
 /** The failover bound: a failed backend is out within this long (ms). */

@@ -6,7 +6,7 @@
  */
 import { percentile } from "../../tests/support/measure.ts";
 import { failoverBoundMs } from "./phases.ts";
-import type { ChurnResult, ColdResult, FailoverSample, Window } from "./phases.ts";
+import type { ChurnResult, ColdResult, FailoverSample, RestartSample, Window } from "./phases.ts";
 import type { Mean } from "./scrape.ts";
 import { OTHERS } from "./sampler.ts";
 import type { Fleet } from "./setup.ts";
@@ -64,6 +64,7 @@ export interface FleetResults {
   /** [ms waited, every SWH complete again] after the churn. */
   recovered?: [number, boolean];
   failover?: readonly FailoverSample[];
+  rollout?: readonly RestartSample[];
   /** Processes that died although nobody stopped them. */
   exited: readonly string[];
   /** Why the run stopped before the end, if it did. */
@@ -296,6 +297,39 @@ function printFailover(fleet: Fleet, samples: readonly FailoverSample[]): void {
   );
 }
 
+/** Mean V8 heap reserved / in use, MiB. */
+function heap(samples: readonly { heapTotalMiB: number; heapUsedMiB: number }[]): string {
+  const mean = (f: (s: { heapTotalMiB: number; heapUsedMiB: number }) => number) =>
+    samples.reduce((a, s) => a + f(s), 0) / Math.max(1, samples.length);
+  return `${mean((s) => s.heapTotalMiB).toFixed(0)} / ${mean((s) => s.heapUsedMiB).toFixed(0)}`;
+}
+
+/** The rolling restart of agents. */
+function printRollout(fleet: Fleet, samples: readonly RestartSample[]): void {
+  const [p50, , max] = spread(samples.map((s) => s.readyMs));
+  const rss = samples.flatMap((s) => (s.rssMiB === undefined ? [] : [Math.round(s.rssMiB)]));
+  printTable(
+    `7. Rollout: ${samples.length} agents restarted one after another (SIGTERM, new process) with every SWH in ` +
+      `the cluster; each read a probe period after it was ready`,
+    ["what", "mean / max"],
+    [
+      ["ready after (p50 / max)", `${p50} / ${max}`],
+      ["RSS (MiB)", meanMax(rss)],
+      ["V8 heap reserved / in use (MiB, mean)", heap(samples)],
+      [
+        "an agent not restarted, at the same moments: RSS (MiB) / V8 heap reserved / in use",
+        `${meanMax(samples.flatMap((s) => s.unrestarted.rssMiB ?? []).map(Math.round))} / ${
+          heap(samples.map((s) => s.unrestarted))
+        }`,
+      ],
+      [`SWHs kept with spec (of ${count(fleet.config.swhs)})`, meanMax(samples.map((s) => s.swhsFull))],
+      ["SWHs kept as metadata", meanMax(samples.map((s) => s.swhsMetadata))],
+      ["SWHs fetched after the list", meanMax(samples.map((s) => s.fetched))],
+      ["slice and report writes (backends healthy: 0)", meanMax(samples.map((s) => s.writes))],
+    ],
+  );
+}
+
 /** CPU and RSS per component class. */
 function printUsage(windows: readonly Window[]): void {
   const classes = windows[0]?.usage.map((u) => u.name) ?? [];
@@ -365,6 +399,7 @@ export function printResults(fleet: Fleet, r: FleetResults): void {
     printChurn(fleet, r, r.windows);
   }
   if (r.failover) printFailover(fleet, r.failover);
+  if (r.rollout?.length) printRollout(fleet, r.rollout);
   if (r.windows.length) printUsage(r.windows);
   printLogSummary(fleet.logDir);
   if (r.exited.length) console.log(`\nprocesses that exited on their own: ${r.exited.join(", ")}`);

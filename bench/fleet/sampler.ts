@@ -74,9 +74,9 @@ export class ProcSampler {
       const percent = (ticks: number) => (ticks / CLOCK_TICKS_PER_SECOND / seconds) * 100;
       const usage = this.#classes.map((c, i): ClassUsage => {
         let ticks = 0;
-        for (const pid of c.pids) {
-          ticks += (end.get(pid) ?? 0) - (acc.startTicks.get(pid) ?? end.get(pid) ?? 0);
-        }
+        // A process started within the window (a restarted agent) counts from zero; one that ended within it
+        // (the agent it replaced) is no longer listed and its time is lost.
+        for (const pid of c.pids) ticks += (end.get(pid) ?? 0) - (acc.startTicks.get(pid) ?? 0);
         return {
           name: c.name,
           processes: c.pids.length,

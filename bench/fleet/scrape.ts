@@ -41,6 +41,8 @@ export interface Snapshot {
   readonly apiserver: readonly Sample[];
   /** One list per agent, in agent order; undefined when the agent did not answer (a starved agent may not). */
   readonly agents: readonly (readonly Sample[] | undefined)[];
+  /** The agent processes asked, in agent order (a restarted agent is another one, its counters anew). */
+  readonly agentSources: readonly MetricsSource[];
   /** Undefined when the controller did not answer. */
   readonly controller: readonly Sample[] | undefined;
 }
@@ -91,7 +93,13 @@ export async function snapshot(
     pool(agents, 25, programSamples),
     programSamples(controller),
   ]);
-  return { at: performance.now(), apiserver, agents: agentSamples, controller: controllerSamples };
+  return {
+    at: performance.now(),
+    apiserver,
+    agents: agentSamples,
+    agentSources: [...agents],
+    controller: controllerSamples,
+  };
 }
 
 /** What happened between two snapshots. */
@@ -169,8 +177,11 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
     sumBy(s.apiserver, "apiserver_flowcontrol_rejected_requests_total", rejectedKey);
   const agentWriteKey = (l: Readonly<Record<string, string>>) =>
     `${l.resource} ${l.verb}${l.failed === "true" ? " (failed)" : ""}`;
-  // A program missing from either scrape would have its whole counter attributed to one window: leave it out.
-  const counted = after.agents.flatMap((samples, i) => (samples && before.agents[i] ? [i] : []));
+  // A program missing from either scrape, or restarted in between, would have its whole counter attributed to
+  // one window: leave it out.
+  const counted = after.agents.flatMap((samples, i) =>
+    samples && before.agents[i] && before.agentSources[i] === after.agentSources[i] ? [i] : []
+  );
   const controllerCounted = before.controller !== undefined && after.controller !== undefined;
   const controller = (s: Snapshot) => (controllerCounted ? s.controller ?? [] : []);
   const controllerWrites = (s: Snapshot, failed: "" | " (failed)") =>

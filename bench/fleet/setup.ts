@@ -239,7 +239,12 @@ export async function buildFleet(config: FleetConfig, cleanup: Cleanup, signal: 
 
   const pid = (name: string) => cluster.components.filter((c) => c.name === name).map((c) => c.pid);
   const sampler = new ProcSampler([
-    { name: "agents", pids: operator.agentPids },
+    {
+      name: "agents",
+      get pids() {
+        return operator.agentPids; // read at each sample: a restarted agent is another process
+      },
+    },
     { name: "controller", pids: [operator.controller.child.pid] },
     { name: "kube-apiserver", pids: pid("kube-apiserver") },
     { name: "etcd", pids: pid("etcd") },
