@@ -43,12 +43,24 @@ import type { FleetResults } from "./fleet/report.ts";
 import { buildFleet, Cleanup, progress } from "./fleet/setup.ts";
 import type { Fleet } from "./fleet/setup.ts";
 
-/** Stops on the first signal (cleaning up); a second one exits at once. */
+/**
+ * A second signal within this long of the first is the same interrupt: Ctrl-C sends SIGINT to the whole process
+ * group, and the runner (tools/bench.ts) forwards a SIGTERM of its own. Taken as "exit at once", it left a
+ * hundred agent processes running, orphaned.
+ */
+const SAME_INTERRUPT_MS = 3_000;
+
+/** Stops on the first signal (cleaning up); a later one exits at once. */
 function abortOnSignals(): AbortController {
   const abort = new AbortController();
+  let firstAt = 0;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => {
-      if (abort.signal.aborted) Deno.exit(130);
+      if (abort.signal.aborted) {
+        if (performance.now() - firstAt < SAME_INTERRUPT_MS) return;
+        Deno.exit(130);
+      }
+      firstAt = performance.now();
       progress(`${signal}: stopping and cleaning up (again to exit at once)`);
       abort.abort(new DOMException(signal, "AbortError"));
     });
