@@ -13,7 +13,7 @@ import {
   CONTROLLER_RUNTIME_FLAGS,
   withReadablePaths,
 } from "../../deploy/permissions.ts";
-import { appendOutput, REPO_ROOT, spawnAgent } from "../../tests/agent/helpers.ts";
+import { AgentExitedError, appendOutput, REPO_ROOT, spawnAgent } from "../../tests/agent/helpers.ts";
 import type { AgentProcess } from "../../tests/agent/helpers.ts";
 import { installSwhCrd } from "../../tests/support/crd.ts";
 import { kubectlGet, kubectlOk } from "../../tests/support/kubectl.ts";
@@ -22,6 +22,7 @@ import { waitFor } from "../../tests/support/wait.ts";
 import { run } from "../../tools/cluster/exec.ts";
 import { freePort } from "../../tools/cluster/network.ts";
 import { createAgentPod, writeTokenKubeconfig } from "../../tools/lab/operator.ts";
+import { progress } from "./progress.ts";
 import type { MetricsSource } from "./scrape.ts";
 
 const DEPLOY = `${REPO_ROOT}deploy/`;
@@ -149,10 +150,9 @@ export class FleetOperator {
     await old.child.status;
     clearTimeout(timer);
     const started = performance.now();
-    const agent = this.#spawn(i);
+    const agent = await spawnReady(this.#spawn, i);
     this.#agents[i] = agent;
     this.#watch(`agent ${i}`, agent.child);
-    await agent.ready(180_000);
     return { agent, readyMs: performance.now() - started };
   }
 
@@ -199,8 +199,7 @@ export class FleetOperator {
     };
     try {
       await pool(nodes, AGENT_START_CONCURRENCY, async (_node, i) => {
-        agents[i] = spawn(i);
-        await agents[i].ready(180_000);
+        agents[i] = await spawnReady(spawn, i);
       });
       controller = spawnController(controllerKubeconfig, `${opts.dir}/controller.log`);
       await waitFor(async () => (await controller!.metricsText()) !== undefined, {
@@ -228,6 +227,24 @@ export class FleetOperator {
   async stop(): Promise<void> {
     this.#stopping = true;
     await stopAll(this.#agents, this.controller);
+  }
+}
+
+/**
+ * Starts agent `i` and waits until it is ready; one that exits first is started again, up to three times (its
+ * ops port is picked free before it binds it, and a hundred processes' outgoing connections can take it
+ * meanwhile).
+ */
+async function spawnReady(spawn: (i: number) => FleetAgent, i: number): Promise<FleetAgent> {
+  for (let attempt = 1;; attempt++) {
+    const agent = spawn(i);
+    try {
+      await agent.ready(180_000);
+      return agent;
+    } catch (error) {
+      if (!(error instanceof AgentExitedError) || attempt >= 3) throw error;
+      progress(`${error.message}; starting it again`);
+    }
   }
 }
 

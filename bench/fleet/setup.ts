@@ -29,6 +29,8 @@ import { TcpBackends } from "../../tools/lab/backends/tcp.ts";
 import type { FleetConfig } from "./config.ts";
 import { FleetObserver } from "./observer.ts";
 import { FleetOperator, installOperatorManifests } from "./operator.ts";
+import { progress } from "./progress.ts";
+export { progress };
 import { ProcSampler } from "./sampler.ts";
 import { fleetTopology } from "./topology.ts";
 import type { FleetTopology } from "./topology.ts";
@@ -109,11 +111,6 @@ export async function createSurely(
       if (await exists().catch(() => false)) return false;
     }
   }
-}
-
-/** Progress lines on stderr, with the time since the benchmark started. */
-export function progress(line: string): void {
-  console.error(`[fleet ${(performance.now() / 1000).toFixed(0).padStart(4)} s] ${line}`);
 }
 
 async function step<T>(steps: [string, number][], name: string, fn: () => Promise<T>): Promise<T> {

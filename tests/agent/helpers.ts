@@ -341,6 +341,19 @@ export interface AgentProcess {
   metric(name: string, labelText?: string): Promise<number>;
 }
 
+/** An agent process ended before it was ready. */
+export class AgentExitedError extends Error {
+  override readonly name = "AgentExitedError";
+  /** @param node its node; @param status how it ended. */
+  constructor(readonly node: string, readonly status: Deno.CommandStatus) {
+    super(
+      `agent ${node} exited (code ${status.code}${
+        status.signal ? `, ${status.signal}` : ""
+      }) before it was ready`,
+    );
+  }
+}
+
 /** Options of {@link spawnAgent}. */
 export interface SpawnAgentOptions {
   /** Extra environment of the agent process. */
@@ -423,10 +436,15 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
       return await child.status;
     },
     async ready(timeoutMs = 30_000) {
-      await waitFor(async () => (await ops("/readyz"))?.status === 200, {
+      // A process that exited (a port taken between freePort and its bind, a crash) is reported as such at
+      // once, not as a ready check that timed out minutes later.
+      let exit: Deno.CommandStatus | undefined;
+      child.status.then((status) => (exit = status), () => {});
+      await waitFor(async () => exit ?? (await ops("/readyz"))?.status === 200, {
         timeoutMs,
         what: `agent ${node} to be ready`,
       });
+      if (exit) throw new AgentExitedError(node, exit);
     },
     async metric(name: string, labelText = "") {
       const text = (await ops("/metrics"))?.text ?? "";
