@@ -310,11 +310,9 @@ export class Api<T extends KubeObject> {
    * compaction: only the fields it keeps outlive their page).
    */
   async listAll(
-    opts: ListAllOptions<T> = {},
+    { map, ...opts }: ListAllOptions<T> = {},
   ): Promise<{ items: T[]; resourceVersion: string; requests: number }> {
-    const { map, ...listOpts } = opts;
     const take = (page: T[]) => (map ? page.map(map) : page);
-    opts = listOpts;
     const limit = opts.limit ?? 500;
     const items: T[] = [];
     let cont: string | undefined;
