@@ -15,9 +15,10 @@
  *   adds V8 space sizes, the heap after a full GC and a heap snapshot summary (diagnosis; skews RSS a little).
  *
  * A `--flags` value is one candidate: a space-separated list of
- * - runtime flags (`--v8-flags=…`, `--no-code-cache`), `deployed` (deploy/permissions.ts `AGENT_RUNTIME_FLAGS`)
+ * - runtime flags (`--v8-flags=…`, `--no-code-cache`), `deployed` (deploy/permissions.ts `AGENT_RUNTIME_FLAGS` and
+ *   `AGENT_RUNTIME_ENV`; a later `NAME=value` overrides the latter)
  *   or `none`;
- * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`);
+ * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`; `NAME=` unsets one, e.g. of `deployed`);
  * - what-ifs: `--root=DIR` runs the agent of another checkout (before/after: `git archive <commit> | tar -x -C
  *   DIR`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
  *   the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
@@ -27,7 +28,7 @@
  *
  * @module
  */
-import { AGENT_RUNTIME_FLAGS } from "../deploy/permissions.ts";
+import { AGENT_RUNTIME_ENV, AGENT_RUNTIME_FLAGS } from "../deploy/permissions.ts";
 import { MODULE_SETS } from "./memory/modules.ts";
 import type { ModuleSetReport } from "./memory/modules.ts";
 import { startListeners } from "./memory/listeners.ts";
@@ -61,8 +62,10 @@ export function parseCandidate(text: string): Candidate {
   const env: Record<string, string> = {};
   const candidate: { -readonly [K in keyof Candidate]?: Candidate[K] } = {};
   for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (word === "deployed") flags.push(...AGENT_RUNTIME_FLAGS);
-    else if (word.startsWith("--root=")) candidate.root = word.slice(7);
+    if (word === "deployed") {
+      flags.push(...AGENT_RUNTIME_FLAGS);
+      Object.assign(env, AGENT_RUNTIME_ENV);
+    } else if (word.startsWith("--root=")) candidate.root = word.slice(7);
     else if (word.startsWith("--pods=")) candidate.podShape = word.endsWith("=compact") ? "compact" : "full";
     else if (word === "--hide-swh-status") candidate.hideSwhStatus = true;
     else if (word.startsWith("--preload=")) candidate.preload = [...candidate.preload ?? [], word.slice(10)];
@@ -70,7 +73,9 @@ export function parseCandidate(text: string): Candidate {
       candidate.kubeconfigFormat = word.endsWith("=json") ? "json" : "yaml";
     } else if (word === "none") continue;
     else if (/^[A-Z_][A-Z0-9_]*=/.test(word)) {
-      env[word.slice(0, word.indexOf("="))] = word.slice(word.indexOf("=") + 1);
+      const [name, value] = [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)];
+      if (value === "") delete env[name]; // `NAME=`: unset (e.g. one of AGENT_RUNTIME_ENV)
+      else env[name] = value;
     } else flags.push(word);
   }
   // Several `--v8-flags` (e.g. `deployed` plus one more) become one list, the form deploy/ uses.

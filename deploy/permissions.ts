@@ -65,6 +65,16 @@ export const AGENT_RUNTIME_FLAGS: readonly string[] = [
 ];
 
 /**
+ * Environment of the agent process wherever it runs (the DaemonSet of deploy/ and the Helm chart, the local
+ * backend, tests and benchmarks): one glibc malloc arena. Deno's threads (V8's helpers, the runtime's I/O) each
+ * get an arena of their own otherwise, and each keeps what a burst made it reserve. Measured with 1,000
+ * endpoints, three interleaved rounds (`./deno run -A bench/memory.ts agent --rounds 3 --flags "deployed
+ * MALLOC_ARENA_MAX=" --flags deployed`): RSS 97 (95–98) → 92 (91–95) MiB, peak 101 → 97, idle 68 → 67, CPU 24.2
+ * → 24.6 % of a core (within the rounds' spread); two arenas 93 MiB (two rounds).
+ */
+export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
+
+/**
  * Deno/V8 runtime flags of the controller (compiled in by deploy/Dockerfile, passed to `deno run` locally): V8's
  * size-over-speed heuristics halve its heap. `SWH_BENCH_V8_FLAGS=… ./deno task bench controller` (1,000 SWHs,
  * two runs each): RSS 225–239 → 126 MiB; all Services after 10.5–13.1 s instead of 10.3–11.8 s, all statuses

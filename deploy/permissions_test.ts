@@ -1,6 +1,8 @@
 import { deepStrictEqual, ok } from "node:assert";
+import { parseAllDocuments } from "yaml";
 import {
   AGENT_PERMISSIONS,
+  AGENT_RUNTIME_ENV,
   AGENT_RUNTIME_FLAGS,
   CONTROLLER_PERMISSIONS,
   CONTROLLER_RUNTIME_FLAGS,
@@ -27,4 +29,14 @@ Deno.test("withReadablePaths only widens --allow-read", () => {
     "--allow-net",
     "--allow-read=/a,/b",
   ]);
+});
+
+Deno.test("the agent's DaemonSet sets the agent's runtime environment (AGENT_RUNTIME_ENV)", () => {
+  const text = Deno.readTextFileSync(new URL("./agent.yaml", import.meta.url));
+  const daemonSet = parseAllDocuments(text).map((d) => d.toJS()).find((o) => o?.kind === "DaemonSet");
+  ok(daemonSet, "deploy/agent.yaml has a DaemonSet");
+  const env: { name: string; value?: string }[] = daemonSet.spec.template.spec.containers[0].env;
+  for (const [name, value] of Object.entries(AGENT_RUNTIME_ENV)) {
+    deepStrictEqual(env.find((e) => e.name === name)?.value, value, name);
+  }
 });

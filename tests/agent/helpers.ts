@@ -31,7 +31,12 @@ import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
 import { createTestNamespace } from "../support/namespace.ts";
 import { createLocalAddresses } from "../support/local_addresses.ts";
-import { AGENT_PERMISSIONS, AGENT_RUNTIME_FLAGS, withReadablePaths } from "../../deploy/permissions.ts";
+import {
+  AGENT_PERMISSIONS,
+  AGENT_RUNTIME_ENV,
+  AGENT_RUNTIME_FLAGS,
+  withReadablePaths,
+} from "../../deploy/permissions.ts";
 import type { LocalAddresses } from "../support/local_addresses.ts";
 import { freePort } from "../../tools/cluster/network.ts";
 import { startController } from "../../controller/mod.ts";
@@ -405,6 +410,7 @@ export function spawnAgent(node: string, opts: SpawnAgentOptions = {}): AgentPro
     args: opts.nice ? ["-n", String(opts.nice), Deno.execPath(), ...args] : args,
     cwd: REPO_ROOT,
     env: {
+      ...AGENT_RUNTIME_ENV,
       NODE_NAME: node,
       KUBECONFIG: kubeconfig,
       SWH_OPS_PORT: String(opsPort),

@@ -7,6 +7,7 @@
  */
 import {
   AGENT_PERMISSIONS,
+  AGENT_RUNTIME_ENV,
   AGENT_RUNTIME_FLAGS,
   CONTROLLER_PERMISSIONS,
   CONTROLLER_RUNTIME_FLAGS,
@@ -132,6 +133,7 @@ export class LabOperator {
       ...AGENT_RUNTIME_FLAGS,
       AGENT_MAIN,
     ], {
+      ...AGENT_RUNTIME_ENV,
       KUBECONFIG: kubeconfig,
       NODE_NAME: node.name,
       SWH_NAMESPACE: this.namespace,
