@@ -81,15 +81,17 @@ clusterTest(
           );
         }
         ok((await agent.metric("swh_agent_heartbeats_total", 'result="renewed"')) >= 1, "the heartbeat runs");
-        // Its own SWH came full with the list; the other stays metadata.
-        deepStrictEqual(
-          [
-            await agent.metric("swh_agent_swhs_cached", 'form="full"'),
-            await agent.metric("swh_agent_swhs_cached", 'form="metadata"'),
-            await agent.metric("swh_agent_swh_fetches_total"),
-          ],
-          [1, 1, 0],
-          "SWHs cached full, as metadata; fetched",
+        // Its own SWH came whole with the list, the other as metadata, nothing fetched since. (The cluster is
+        // shared with other tests: their SWHs, on other nodes, count too — as metadata, or whole when their
+        // Service carries no note.)
+        const [full, metadata, fetched] = [
+          await agent.metric("swh_agent_swhs_cached", 'form="full"'),
+          await agent.metric("swh_agent_swhs_cached", 'form="metadata"'),
+          await agent.metric("swh_agent_swh_fetches_total"),
+        ];
+        ok(
+          full >= 1 && metadata >= 1 && fetched === 0,
+          `whole ${full}, metadata ${metadata}, fetched ${fetched}`,
         );
       } finally {
         agent.child.kill("SIGKILL");
