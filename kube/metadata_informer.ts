@@ -359,6 +359,7 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
       batch.flatMap((e) => e.meta.metadata?.resourceVersion ? [e.meta.metadata.resourceVersion] : []),
     );
     const wanted = new Set(batch.map((e) => e.key));
+    const dropped = { metadata: {} } as T;
     const { items, requests } = await this.#api.listAll({
       labelSelector: this.#opts.labelSelector,
       fieldSelector: this.#opts.fieldSelector,
@@ -366,12 +367,12 @@ export class MetadataWatchInformer<T extends KubeObject> implements SharedInform
       resourceVersion: rv,
       resourceVersionMatch: rv === undefined ? undefined : "NotOlderThan",
       // Only the pending objects are kept past their page: the rest of the collection is dropped as it arrives.
-      map: (obj) => wanted.has(objectKey(obj)) ? obj : { metadata: {} } as T,
+      map: (obj) => wanted.has(objectKey(obj)) ? obj : dropped,
       signal,
     });
     this.#opts.onFetch?.({ via: "list", requests, objects: items.length, pending: batch.length });
     const byKey = new Map<string, T>();
-    for (const obj of items) if (obj.metadata?.name !== undefined) byKey.set(objectKey(obj), obj);
+    for (const obj of items) if (obj !== dropped) byKey.set(objectKey(obj), obj);
     for (const entry of batch) this.#resolve(entry, byKey.get(entry.key));
   }
 

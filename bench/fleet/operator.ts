@@ -143,12 +143,7 @@ export class FleetOperator {
   async restartAgent(i: number): Promise<{ agent: FleetAgent; readyMs: number }> {
     const old = this.#agents[i];
     this.#retired.add(old.child);
-    try {
-      old.child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => old.kill(), 10_000);
-    await old.child.status;
-    clearTimeout(timer);
+    await terminate(old.child, 10_000);
     const started = performance.now();
     const agent = await spawnReady(this.#spawn, i);
     this.#agents[i] = agent;
@@ -248,22 +243,24 @@ async function spawnReady(spawn: (i: number) => FleetAgent, i: number): Promise<
   }
 }
 
+/** Sends `child` SIGTERM, SIGKILL after `graceMs`, and waits until it has exited. */
+async function terminate(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+  };
+  kill("SIGTERM");
+  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+  await child.status;
+  clearTimeout(timer);
+}
+
 async function stopAll(
   agents: readonly AgentProcess[],
   controller: ControllerProcess | undefined,
 ): Promise<void> {
-  if (controller) {
-    try {
-      controller.child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        controller.child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 5_000);
-    await controller.child.status;
-    clearTimeout(timer);
-  }
+  if (controller) await terminate(controller.child, 5_000);
   // Agents started in parallel fill the array out of order: a failed start leaves holes.
   await Promise.all(agents.filter((a) => a).map((a) => a.kill()));
 }

@@ -7,13 +7,11 @@
 import { SwhResource } from "../../crds/resource.ts";
 import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
 import { Api, sleep } from "../../kube/mod.ts";
-import { pool } from "../../tests/support/measure.ts";
+import { pool, procStats } from "../../tests/support/measure.ts";
 import { parseSamples, sumBy, total } from "../../tests/support/prometheus.ts";
-import type { Sample } from "../../tests/support/prometheus.ts";
-import { procStats } from "../../tests/support/measure.ts";
 import type { ClassUsage } from "./sampler.ts";
 import { apiserverSamples, isWrite, snapshot, windowCounts } from "./scrape.ts";
-import type { WindowCounts } from "./scrape.ts";
+import type { MetricsSource, WindowCounts } from "./scrape.ts";
 import { createSurely, progress } from "./setup.ts";
 import type { Fleet } from "./setup.ts";
 import type { FleetPod } from "./topology.ts";
@@ -241,6 +239,14 @@ export interface RestartSample {
   readonly writes: number;
 }
 
+/** A program's /metrics now, as a function summing the series of a metric (those `filter` accepts). */
+async function metricSums(
+  source: MetricsSource,
+): Promise<(name: string, filter?: (l: Readonly<Record<string, string>>) => boolean) => number> {
+  const samples = parseSamples((await source.metricsText()) ?? "");
+  return (name, filter = () => true) => total(sumBy(samples, name, () => "", filter));
+}
+
 /**
  * Restarts `restarts` agents one after another as a DaemonSet update does (SIGTERM, new process, ready, next),
  * each measured a probe period and a second after it was ready: the new process lists what the cluster holds now
@@ -253,22 +259,20 @@ export async function rollout(fleet: Fleet): Promise<RestartSample[]> {
   for (let i = 0; i < n; i++) {
     const { agent, readyMs } = await fleet.operator.restartAgent(i);
     await sleep(fleet.config.periodSeconds * 1000 + 1000, fleet.signal);
-    const metrics = parseSamples((await agent.metricsText()) ?? "");
-    const sum = (name: string, filter: (l: Readonly<Record<string, string>>) => boolean = () => true) =>
-      total(sumBy(metrics, name, () => "", filter));
     const other = fleet.operator.agents.at(-1)!;
-    const otherMetrics = parseSamples((await other.metricsText()) ?? "");
-    const mib = (samples: Sample[], name: string) => total(sumBy(samples, name, () => "")) / 2 ** 20;
+    const sum = await metricSums(agent);
+    const otherSum = await metricSums(other);
+    const MiB = 2 ** 20;
     samples.push({
       node: fleet.topology.nodes[i],
       readyMs,
       rssMiB: procStats(agent.child.pid)?.rssMiB,
-      heapTotalMiB: mib(metrics, "deno_heap_total_bytes"),
-      heapUsedMiB: mib(metrics, "deno_heap_used_bytes"),
+      heapTotalMiB: sum("deno_heap_total_bytes") / MiB,
+      heapUsedMiB: sum("deno_heap_used_bytes") / MiB,
       unrestarted: {
         rssMiB: procStats(other.child.pid)?.rssMiB,
-        heapTotalMiB: mib(otherMetrics, "deno_heap_total_bytes"),
-        heapUsedMiB: mib(otherMetrics, "deno_heap_used_bytes"),
+        heapTotalMiB: otherSum("deno_heap_total_bytes") / MiB,
+        heapUsedMiB: otherSum("deno_heap_used_bytes") / MiB,
       },
       swhsFull: sum("swh_agent_swhs_cached", (l) => l.form === "full"),
       swhsMetadata: sum("swh_agent_swhs_cached", (l) => l.form === "metadata"),
