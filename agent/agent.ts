@@ -25,7 +25,6 @@ import { createScheduler } from "../probes/scheduler.ts";
 import type { ProbeCompletion, Scheduler } from "../probes/scheduler.ts";
 import type { ProbeResult, ProbeRunner } from "../probes/types.ts";
 import { AgentCaches, ZONE_LABEL } from "./caches.ts";
-import type { SwhObject } from "./caches.ts";
 import { HEARTBEAT_DEFAULTS, runHeartbeat } from "./heartbeat.ts";
 import { agentMetrics } from "./metrics.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -124,8 +123,7 @@ export class Agent {
         this.metrics.watchEvents.inc({ resource });
         this.metrics.watchBytes.inc({ resource }, received.bytes);
       },
-      onFetch: (info) =>
-        this.metrics.swhFetches.inc({ via: info.via }, info.via === "get" ? 1 : info.objects),
+      onFetch: () => this.metrics.swhFetches.inc({ via: "get" }),
     });
     // 250 ms ticks: fine enough to see a stall of a quarter of the shortest timeout (1 s); on demand — only
     // while a probe is in flight — so an agent between probes never wakes up for it (lag.ts).
@@ -219,10 +217,6 @@ export class Agent {
       renewMs: (this.#leaseDurationSeconds * 1000) / 4,
       onRenew: (ok) => this.metrics.heartbeats.inc({ result: ok ? "renewed" : "failed" }),
     });
-    // Services and pods that changed after the SWH list and before this point asked no recheck: ask now.
-    for (const swh of this.#caches.swhs.list()) {
-      this.#caches.swhs.recheck(swh.metadata?.namespace, swh.metadata?.name ?? "");
-    }
     const published = this.#slices.adopt(this.#caches.slices.list());
     for (const p of published) this.#reconciler.seed(p.swh, p.endpoint);
     this.#synced = true;
@@ -269,28 +263,9 @@ export class Agent {
     return this.#scheduler.stats();
   }
 
-  /**
-   * Whether a change of SWH `swh` (as cached, or as last cached for a delete) can need a reconcile here: not when
-   * the agent knows it by metadata alone (it selects no pod on this node, see caches.ts) and holds no slice or
-   * report of it — in a fleet, most SWHs on most nodes, whose every event would otherwise cost a reconcile that
-   * finds nothing to do.
-   */
-  #concerns(swh: SwhObject): boolean {
-    if (swh.spec !== undefined) return true;
-    const { namespace = "", name = "" } = swh.metadata ?? {};
-    return this.#slices.publishes(namespace, name) || this.#reports.holds(namespace, name);
-  }
-
-  /** Sets the gauge of cached SWHs by form. */
+  /** Sets the gauge of cached SWHs. */
   #countSwhsCached(): void {
-    const shells = this.#caches.swhs.shells;
-    this.metrics.swhsCached.set({ form: "full" }, this.#caches.swhs.size - shells);
-    this.metrics.swhsCached.set({ form: "metadata" }, shells);
-  }
-
-  /** Queues SWH `swh` (after `delayMs`) when the change can matter here (see `#concerns`). */
-  #queueIfConcerned(swh: SwhObject, delayMs?: number): void {
-    if (this.#concerns(swh)) this.#queue.add(keyOf(swh), delayMs);
+    this.metrics.swhsCached.set({}, this.#caches.swhs.size);
   }
 
   /** Cache events → the SWH keys whose result they can change. */
@@ -298,18 +273,17 @@ export class Agent {
     const c = this.#caches;
     c.swhs.subscribe((e) => {
       this.#countSwhsCached();
-      // The cache shows spec and metadata changes only (status writes never reach handlers).
-      if (this.#synced) this.#queueIfConcerned(e.object);
+      // Fetched (a newer generation, or newly needed) or forgotten: status writes never get here.
+      if (this.#synced) this.#queue.add(keyOf(e.object));
     });
     c.pods.subscribe((e) => {
       if (!this.#synced) return;
-      // A pod concerns the SWHs of its namespace; reconciling one that does not select it is a cheap no-op. One
-      // known by metadata alone may select it now: its spec is fetched then (and the fetch requeues it).
+      // A pod concerns the SWHs of its namespace: one not needed until now may select it (fetched then, and the
+      // fetch queues it), and reconciling one that does not select it is a cheap no-op.
       const ns = e.object.metadata?.namespace;
+      c.reconsiderNamespace(ns);
       for (const swh of c.swhs.list()) {
-        if (swh.metadata?.namespace !== ns) continue;
-        c.swhs.recheck(ns, swh.metadata?.name ?? "");
-        this.#queueIfConcerned(swh, this.#debounceMs);
+        if (swh.metadata?.namespace === ns) this.#queue.add(keyOf(swh), this.#debounceMs);
       }
     });
     c.secrets.subscribe(() => {
@@ -326,20 +300,18 @@ export class Agent {
       if (this.#synced && key) this.#queue.add(key, this.#debounceMs);
     });
     c.services.subscribe((e) => {
-      // The SWH of the same name publishes only while it owns this Service.
+      // The Service carries the notes that decide which SWHs this node needs, and the SWH of the same name
+      // publishes only while it owns this Service.
       const { namespace, name } = e.object.metadata ?? {};
       if (!this.#synced || !namespace || !name) return;
-      const swh = c.swhs.get(namespace, name);
-      if (swh) {
-        c.swhs.recheck(namespace, name); // the SWH's spec may be wanted now (see caches.ts worthFetching)
-        this.#queueIfConcerned(swh, this.#debounceMs);
-      }
+      c.reconsider(namespace, name);
+      if (c.swhs.get(namespace, name)) this.#queue.add(`${namespace}/${name}`, this.#debounceMs);
     });
     c.node.subscribe((e) => {
       // A zone label set or changed: every SWH's slices carry it.
       const zone = (n: typeof e.object | undefined) => n?.metadata?.labels?.[ZONE_LABEL];
       if (!this.#synced || (e.type === "update" && zone(e.old) === zone(e.object))) return;
-      for (const swh of c.swhs.list()) this.#queueIfConcerned(swh, this.#debounceMs);
+      for (const swh of c.swhs.list()) this.#queue.add(keyOf(swh), this.#debounceMs);
     });
     c.reports.subscribe((e) => {
       const key = this.#reports.observe(e);

@@ -2,17 +2,17 @@
  * The agent's caches: what it lists and watches, and the compact form each object is kept in.
  *
  * Two rules from measuring a 100-node fleet: an agent never watches what other agents write (its slices and
- * reports are selected by its own node label; SWH status is written by the controller alone), and a cache keeps
- * only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status). SWHs are
- * watched as metadata only and fetched again when their generation changes: the controller's status writes
- * cost each agent a few hundred bytes and no reconcile. An SWH is fetched at all only once its Service exists
- * and the selector the controller noted on it selects a pod on this node, or it holds a slice or report of it:
- * in a burst of new SWHs, each agent reads the few that concern it, not all of them, and an agent (re)starting
- * in a big cluster keeps the rest of its list as metadata.
+ * reports are selected by its own node label) nor what the controller writes about them (SWH status), and a
+ * cache keeps only the fields a reconcile reads (no managedFields, no pod spec beyond ports, no SWH status).
+ * SWHs are not watched at all: the controller notes each SWH's selector and generation on its Service, which
+ * agents watch as metadata, and an agent fetches the spec of the SWHs whose note selects a pod on its node (or
+ * that it holds a slice or report of) when the noted generation is newer than the one it holds (see
+ * swh_specs.ts). In a burst of new SWHs each agent reads the few that concern it, and the controller's status
+ * writes reach no agent.
  *
- * RBAC: get/list/watch servicewithhealthchecks (cluster-wide), pods (`spec.nodeName=<node>`), endpointslices (our
- * labels), services (metadata), its own node; in the operator namespace list/watch secrets (mirrored credentials)
- * and node reports.
+ * RBAC: get servicewithhealthchecks (cluster-wide), list/watch pods (`spec.nodeName=<node>`), endpointslices (our
+ * labels), services (metadata), its own node; in the operator namespace list/watch secrets (mirrored
+ * credentials) and node reports.
  *
  * @module
  */
@@ -25,6 +25,7 @@ import {
   MIRRORED_SECRET_LABEL,
   NODE_LABEL,
   reportName,
+  SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
@@ -50,9 +51,9 @@ import type {
   ResourceType,
   WatchReceived,
 } from "../kube/mod.ts";
-import { MetadataWatchInformer } from "../kube/metadata_informer.ts";
-import type { FetchInfo, MetadataWatchInformerError } from "../kube/metadata_informer.ts";
 import type { SharedInformer } from "../kube/store.ts";
+import { SwhSpecs } from "./swh_specs.ts";
+import type { SwhTarget } from "./swh_specs.ts";
 
 /** A ServiceWithHealthchecks as the agent caches it: metadata and spec, validated and defaulted on use. */
 export type SwhObject = KubeObject & { spec?: unknown };
@@ -103,13 +104,19 @@ export function compactSwh(swh: SwhObject): SwhObject {
 }
 
 /**
- * Keeps who owns a Service (its ServiceWithHealthchecks owners) and the selector the controller noted on it: all
- * the agent asks of Services.
+ * Keeps who owns a Service (its ServiceWithHealthchecks owners) and the notes the controller put on it (the SWH's
+ * selector and generation): all the agent asks of Services.
  */
 export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata {
   const m = svc.metadata ?? {};
   const owners = (m.ownerReferences ?? []).filter((o) => o.kind === SWH_KIND);
-  const selector = owners.length ? m.annotations?.[SERVICE_SELECTOR_ANNOTATION] : undefined;
+  const notes = owners.length
+    ? Object.fromEntries(
+      [SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION].flatMap((key) =>
+        m.annotations?.[key] !== undefined ? [[key, m.annotations[key]]] : []
+      ),
+    )
+    : {};
   return {
     metadata: {
       name: m.name,
@@ -117,36 +124,43 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       ...(owners.length ? { ownerReferences: owners } : {}),
-      ...(selector !== undefined ? { annotations: { [SERVICE_SELECTOR_ANNOTATION]: selector } } : {}),
+      ...(Object.keys(notes).length ? { annotations: notes } : {}),
     },
   } as PartialObjectMetadata;
 }
 
 /**
- * Whether this node's agent needs the spec of SWH `swh` (its metadata) now, from its Service as cached by
- * {@link serviceOwners}: not before the Service exists (agents publish only through it; its creation asks
- * again), and not when the selector the controller noted on it selects none of `pods` on `node` (a pod event
- * asks again). Anything else — a Service the SWH does not own, one without the note (an older controller), a
- * note that does not parse — answers yes: then the spec decides, as it did before the note existed.
+ * Which state of the SWH behind Service `service` (as cached by {@link serviceOwners}) this node's agent needs,
+ * or undefined when it needs none. None when the Service belongs to no SWH of its name (no Service yet, or a
+ * foreign one: agents publish only through their SWH's own Service). Else the SWH at the generation the
+ * controller noted (any, without the note: an older controller) when the agent `holds` a slice or report of it
+ * (the spec then decides whether they stay), or when the selector noted on the Service selects one of `pods` on
+ * `node` — or when the note is missing or does not parse: then the spec decides, as before notes existed.
  */
-export function worthFetching(
-  swh: PartialObjectMetadata,
+export function swhTarget(
   service: PartialObjectMetadata | undefined,
   pods: readonly IPod[],
   node: string,
-): boolean {
-  if (!service) return false;
-  const uid = swh.metadata?.uid;
-  if (!(service.metadata?.ownerReferences ?? []).some((o) => o.uid === uid)) return true;
-  const note = service.metadata?.annotations?.[SERVICE_SELECTOR_ANNOTATION];
-  if (note === undefined) return true;
+  holds: boolean,
+): SwhTarget | undefined {
+  const m = service?.metadata;
+  const owner = (m?.ownerReferences ?? []).find((o) => o.kind === SWH_KIND && o.name === m?.name);
+  if (!m || !owner) return undefined;
+  const generation = Number(m.annotations?.[SERVICE_GENERATION_ANNOTATION]);
+  const target: SwhTarget = {
+    uid: owner.uid,
+    ...(Number.isSafeInteger(generation) && generation > 0 ? { generation } : {}),
+  };
+  if (holds) return target;
+  const note = m.annotations?.[SERVICE_SELECTOR_ANNOTATION];
+  if (note === undefined) return target;
   let selector: unknown;
   try {
     selector = JSON.parse(note);
   } catch {
-    return true;
+    return target;
   }
-  return unvalidatedSelectorMaySelect(swh.metadata?.namespace, selector, pods, node);
+  return unvalidatedSelectorMaySelect(m.namespace, selector, pods, node) ? target : undefined;
 }
 
 /** Kubernetes' well-known zone label of nodes. */
@@ -163,10 +177,10 @@ const CLUSTER_WIDE_PAGE_SIZE = 100;
 /** The agent's informers, built and started together. */
 export class AgentCaches {
   /**
-   * Every ServiceWithHealthchecks: metadata and spec of those that may select a pod on this node, metadata alone
-   * of the rest (see {@link worthFetching}; `recheck` when the Service or the pods change).
+   * The ServiceWithHealthchecks that concern this node (see {@link swhTarget}), metadata and spec, fetched as
+   * their Services' notes ask: reconsidered when a Service or a pod changes.
    */
-  readonly swhs: MetadataWatchInformer<SwhObject>;
+  readonly swhs: SwhSpecs;
   /** Pods scheduled on this node. */
   readonly pods: Informer<IPod>;
   /** Mirrored credentials in the operator namespace. */
@@ -184,6 +198,8 @@ export class AgentCaches {
   readonly node: Informer<INode>;
   readonly #node: string;
   readonly #operatorNamespace: string;
+  /** Whether the informers SWHs are decided from hold their initial lists (decisions before that are moot). */
+  #deciding = false;
 
   /**
    * Builds stopped informers; `onError(resource)` receives their recovered errors, `onReceive(resource)` every
@@ -194,9 +210,9 @@ export class AgentCaches {
     node: string,
     operatorNamespace: string,
     hooks: {
-      onError: (resource: string) => (info: MetadataWatchInformerError) => void;
+      onError: (resource: string) => (info: { error: unknown; action: string }) => void;
       onReceive: (resource: string) => (received: WatchReceived) => void;
-      onFetch?: (info: FetchInfo) => void;
+      onFetch?: (info: { found: boolean }) => void;
     },
   ) {
     this.#node = node;
@@ -206,21 +222,15 @@ export class AgentCaches {
       onError: hooks.onError(resource),
       onReceive: hooks.onReceive(resource),
     });
-    this.swhs = new MetadataWatchInformer(Api.all(transport, LooseSwhResource), {
-      transform: compactSwh,
-      pageSize: CLUSTER_WIDE_PAGE_SIZE,
-      onFetch: hooks.onFetch,
-      // Most SWHs of a fleet have no pod on a given node: their spec is fetched only once they may have one.
-      fetchWhen: (meta) =>
-        this.#holdsAnything(meta) ||
-        worthFetching(
-          meta,
-          this.services.get(meta.metadata?.namespace, meta.metadata?.name ?? ""),
-          this.pods.list(),
-          node,
-        ),
-      ...opts(SWH_PLURAL),
-    });
+    this.swhs = new SwhSpecs(
+      Api.all(transport, LooseSwhResource),
+      {
+        transform: compactSwh,
+        onFetch: hooks.onFetch,
+        onError: ({ error }) => hooks.onError(SWH_PLURAL)({ error, action: "fetch" }),
+      },
+      (error) => hooks.onError(SWH_PLURAL)({ error, action: "handler" }),
+    );
     this.pods = new Informer(Api.all(transport, Pods), {
       fieldSelector: `spec.nodeName=${node}`,
       transform: compactPod,
@@ -279,11 +289,34 @@ export class AgentCaches {
   }
 
   /**
-   * Whether this node's agent holds a slice or a report of SWH `meta` (as listed): then its spec is wanted, so
-   * that the reconcile keeps or withdraws them by the spec itself, whatever the Service's note says.
+   * Decides again whether this node needs the SWH behind Service `namespace/name` (see {@link swhTarget}), and
+   * fetches or forgets it accordingly. Asked when the Service changes, and for every Service of a namespace when
+   * a pod in it changes.
    */
-  #holdsAnything(meta: PartialObjectMetadata): boolean {
-    const { namespace = "", name = "" } = meta.metadata ?? {};
+  reconsider(namespace: string, name: string): void {
+    if (!this.#deciding) return;
+    const target = swhTarget(
+      this.services.get(namespace, name),
+      this.pods.list(),
+      this.#node,
+      this.#holdsAnything(namespace, name),
+    );
+    if (target) this.swhs.want(namespace, name, target);
+    else this.swhs.forget(namespace, name);
+  }
+
+  /** {@link reconsider} for every Service in `namespace` that belongs to an SWH (a pod there changed). */
+  reconsiderNamespace(namespace: string | undefined): void {
+    for (const svc of this.services.list()) {
+      const m = svc.metadata;
+      if (m?.namespace === namespace && m?.ownerReferences?.length) {
+        this.reconsider(namespace ?? "", m.name ?? "");
+      }
+    }
+  }
+
+  /** Whether this node's agent holds a slice or a report of SWH `namespace/name`: then its spec is wanted. */
+  #holdsAnything(namespace: string, name: string): boolean {
     if (this.reports.get(this.#operatorNamespace, reportName(namespace, name, this.#node))) return true;
     return this.slices.list().some((s) =>
       s.metadata?.namespace === namespace && s.metadata?.labels?.[SERVICE_NAME_LABEL] === name
@@ -291,14 +324,21 @@ export class AgentCaches {
   }
 
   /**
-   * Lists and watches until `signal` aborts; resolves when every informer has stopped. The SWHs are listed last:
-   * the list keeps those {@link worthFetching} does not want as metadata, and that answer reads the other caches
-   * (after an agent restart in a big cluster, an agent holds only its own SWHs in full, as after a cold start).
+   * Lists and watches until `signal` aborts; resolves when every informer has stopped. SWHs are fetched once
+   * the other informers hold their lists (what an agent needs reads them all), and `synced` waits for those
+   * first fetches: an agent restarted in a big cluster holds its own SWHs before its first reconcile.
    */
   start(signal: AbortSignal): Promise<unknown> {
     const others = this.#all().filter((i) => i !== this.swhs);
     const running = others.map((i) => i.start(signal));
-    const swhs = Promise.all(others.map((i) => i.synced)).then(() => this.swhs.start(signal));
+    const swhs = Promise.all(others.map((i) => i.synced)).then(() => {
+      this.#deciding = true;
+      for (const svc of this.services.list()) {
+        const { namespace, name, ownerReferences } = svc.metadata ?? {};
+        if (namespace && name && ownerReferences?.length) this.reconsider(namespace, name);
+      }
+      return this.swhs.start(signal);
+    });
     return Promise.all([...running, swhs]);
   }
 

@@ -1,13 +1,19 @@
-/** Unit tests of when the agent fetches an SWH's spec (worthFetching), from its Service's metadata. */
+/** Unit tests of when the agent needs an SWH's spec (swhTarget), from its Service's metadata. */
 import { deepStrictEqual } from "node:assert";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { selectorAnnotation, SERVICE_SELECTOR_ANNOTATION } from "../crds/conventions.ts";
+import {
+  selectorAnnotation,
+  SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../crds/conventions.ts";
 import type { PartialObjectMetadata } from "../kube/mod.ts";
-import { serviceOwners, worthFetching } from "./caches.ts";
+import { serviceOwners, swhTarget } from "./caches.ts";
 
-const swh = { metadata: { namespace: "ns", name: "db", uid: "u1" } } as PartialObjectMetadata;
-
-function service(annotations?: Record<string, string>, ownerUid = "u1"): PartialObjectMetadata {
+function service(
+  annotations?: Record<string, string>,
+  ownerUid = "u1",
+  ownerName = "db",
+): PartialObjectMetadata {
   return serviceOwners({
     metadata: {
       namespace: "ns",
@@ -15,7 +21,7 @@ function service(annotations?: Record<string, string>, ownerUid = "u1"): Partial
       ownerReferences: [{
         apiVersion: "network.deckhouse.io/v1alpha1",
         kind: "ServiceWithHealthchecks",
-        name: "db",
+        name: ownerName,
         uid: ownerUid,
       }],
       annotations: { "other/annotation": "x", ...annotations },
@@ -31,31 +37,45 @@ function pod(labels: Record<string, string>, namespace = "ns", node = "n1"): IPo
   } as unknown as IPod;
 }
 
-Deno.test("worthFetching: the selector noted on the Service decides; anything unclear fetches", () => {
-  const note = { [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation({ role: "primary", app: "db" }) };
+Deno.test("swhTarget: the selector noted on the Service decides; anything unclear fetches", () => {
+  const note = {
+    [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation({ role: "primary", app: "db" }),
+    [SERVICE_GENERATION_ANNOTATION]: "3",
+  };
   const primary = pod({ app: "db", role: "primary" });
   const replica = pod({ app: "db", role: "replica" });
-  // No Service yet: nothing to publish through; its creation asks again.
-  deepStrictEqual(worthFetching(swh, undefined, [primary], "n1"), false);
+  const wanted = { uid: "u1", generation: 3 };
+  // No Service yet, or one that is not its SWH's: nothing to publish through (its creation asks again).
+  deepStrictEqual(swhTarget(undefined, [primary], "n1", false), undefined);
+  deepStrictEqual(swhTarget(service(note, "u1", "other"), [primary], "n1", true), undefined);
   // The note selects a pod here, or none (other labels, another namespace, another node).
-  deepStrictEqual(worthFetching(swh, service(note), [replica, primary], "n1"), true);
-  deepStrictEqual(worthFetching(swh, service(note), [replica], "n1"), false);
+  deepStrictEqual(swhTarget(service(note), [replica, primary], "n1", false), wanted);
+  deepStrictEqual(swhTarget(service(note), [replica], "n1", false), undefined);
   deepStrictEqual(
-    worthFetching(swh, service(note), [pod({ app: "db", role: "primary" }, "other")], "n1"),
-    false,
+    swhTarget(service(note), [pod({ app: "db", role: "primary" }, "other")], "n1", false),
+    undefined,
   );
-  deepStrictEqual(worthFetching(swh, service(note), [primary], "n2"), false);
-  deepStrictEqual(worthFetching(swh, service(note), [], "n1"), false);
-  // Without a usable note the spec decides: an older controller, a Service of someone else, a garbled note.
-  deepStrictEqual(worthFetching(swh, service(), [], "n1"), true);
-  deepStrictEqual(worthFetching(swh, service(note, "u2"), [], "n1"), true);
-  deepStrictEqual(worthFetching(swh, service({ [SERVICE_SELECTOR_ANNOTATION]: "{" }), [], "n1"), true);
-  deepStrictEqual(worthFetching(swh, service({ [SERVICE_SELECTOR_ANNOTATION]: '{"a":1}' }), [], "n1"), true);
-  deepStrictEqual(worthFetching(swh, service({ [SERVICE_SELECTOR_ANNOTATION]: "[]" }), [], "n1"), true);
+  deepStrictEqual(swhTarget(service(note), [primary], "n2", false), undefined);
+  deepStrictEqual(swhTarget(service(note), [], "n1", false), undefined);
+  // Holding a slice or report of it: the spec decides whether they stay.
+  deepStrictEqual(swhTarget(service(note), [], "n1", true), wanted);
+  // Without a usable note the spec decides: an older controller (no generation either), a garbled note.
+  deepStrictEqual(swhTarget(service(), [], "n1", false), { uid: "u1" });
+  deepStrictEqual(
+    swhTarget(service({ ...note, [SERVICE_GENERATION_ANNOTATION]: "x" }), [primary], "n1", false),
+    { uid: "u1" },
+  );
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "{" }), [], "n1", false), { uid: "u1" });
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: '{"a":1}' }), [], "n1", false), {
+    uid: "u1",
+  });
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "[]" }), [], "n1", false), {
+    uid: "u1",
+  });
 });
 
-Deno.test("serviceOwners keeps the SWH owners and the selector note, nothing else", () => {
-  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"db"}' };
+Deno.test("serviceOwners keeps the SWH owners and the controller's notes, nothing else", () => {
+  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"db"}', [SERVICE_GENERATION_ANNOTATION]: "2" };
   deepStrictEqual(service(note).metadata?.annotations, note);
   deepStrictEqual(
     serviceOwners({ metadata: { name: "x", annotations: note } } as PartialObjectMetadata).metadata

@@ -24,14 +24,11 @@ export interface AgentMetrics {
   /** Bytes of those watch events, by resource. */
   readonly watchBytes: Counter;
   /**
-   * ServiceWithHealthchecks objects fetched in full (their watch carries metadata only), by `via` (`get` |
-   * `list`): in a fleet, about the SWHs with pods on this node, not every SWH.
+   * ServiceWithHealthchecks objects fetched (GETs, `via="get"`; SWHs are not watched): in a fleet, the SWHs with
+   * pods on this node, once each and again per spec change.
    */
   readonly swhFetches: Counter;
-  /**
-   * ServiceWithHealthchecks in the agent's cache by `form`: `full` (spec kept: SWHs that may select a pod on this
-   * node) or `metadata` (the rest): what the SWH cache costs this agent.
-   */
+  /** ServiceWithHealthchecks the agent holds: those that concern its node. */
   readonly swhsCached: Gauge;
   /** Endpoint verdict changes, by direction (`healthy` | `unhealthy`). */
   readonly transitions: Counter;
@@ -58,7 +55,7 @@ export function agentMetrics(registry: Registry): AgentMetrics {
     }
   }
   metrics.eventsDropped.init();
-  for (const form of ["full", "metadata"]) metrics.swhsCached.set({ form }, 0);
+  metrics.swhsCached.set({}, 0);
   for (const result of ["renewed", "failed"]) metrics.heartbeats.init({ result });
   return metrics;
 }
@@ -96,11 +93,11 @@ function createMetrics(registry: Registry): AgentMetrics {
     ),
     swhFetches: registry.counter(
       "swh_agent_swh_fetches_total",
-      "ServiceWithHealthchecks objects fetched in full (GETs, or objects of LISTs), by via.",
+      "ServiceWithHealthchecks objects fetched by GET (agents do not watch them), by via.",
     ),
     swhsCached: registry.gauge(
       "swh_agent_swhs_cached",
-      "ServiceWithHealthchecks in the agent's cache, by form (full: with spec; metadata: without).",
+      "ServiceWithHealthchecks the agent holds (those that concern its node).",
     ),
     transitions: registry.counter("swh_agent_endpoint_transitions_total", "Endpoint verdict changes."),
     eventsDropped: registry.counter("swh_agent_events_dropped_total", "Events dropped by the rate limit."),

@@ -11,7 +11,11 @@
  * @module
  */
 import type { IService } from "kubernetes-models/v1/Service";
-import { CONTROLLER_FIELD_MANAGER, SERVICE_SELECTOR_ANNOTATION } from "../crds/conventions.ts";
+import {
+  CONTROLLER_FIELD_MANAGER,
+  SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../crds/conventions.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { Api, isApiError, Services } from "../kube/mod.ts";
@@ -83,8 +87,8 @@ export async function releaseService(
           ...(selector && Object.keys(selector).length > 0
             ? [{ op: "add" as const, path: "/spec/selector", value: selector }]
             : []),
-          // Our bookkeeping goes with us: the saved selector, and the note for the agents.
-          ...[ADOPTED_SELECTOR_ANNOTATION, SERVICE_SELECTOR_ANNOTATION]
+          // Our bookkeeping goes with us: the saved selector, and the notes for the agents.
+          ...[ADOPTED_SELECTOR_ANNOTATION, SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION]
             .filter((key) => service.metadata?.annotations?.[key] !== undefined)
             .map((key) => ({
               op: "remove" as const,

@@ -8,6 +8,7 @@ import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import {
   ADOPT_SERVICE_ANNOTATION,
   selectorAnnotation,
+  SERVICE_GENERATION_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
 
@@ -22,6 +23,7 @@ const DROPPED_ANNOTATIONS = new Set([
   "kubectl.kubernetes.io/last-applied-configuration",
   ADOPT_SERVICE_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_GENERATION_ANNOTATION,
 ]);
 /** Annotation prefixes never copied: Helm release tracking and Argo CD tracking/sync options. */
 const DROPPED_ANNOTATION_PREFIXES = ["meta.helm.sh/", "argocd.argoproj.io/"];
@@ -68,8 +70,9 @@ function compact<T extends object>(obj: T): T {
 /**
  * The server-side-apply body of the Service for `swh`: same name and namespace, **no selector** (so the
  * built-in EndpointSlice controller leaves it to the agents), every other ServiceSpec field the user set,
- * labels and annotations minus tool bookkeeping, the selector as an annotation for the agents (see
- * {@link SERVICE_SELECTOR_ANNOTATION}), and a controller ownerReference to the SWH. Fields the
+ * labels and annotations minus tool bookkeeping, the selector and the SWH's generation as annotations for the
+ * agents (see {@link SERVICE_SELECTOR_ANNOTATION}, {@link SERVICE_GENERATION_ANNOTATION}), and a controller
+ * ownerReference to the SWH. Fields the
  * user left unset are not sent, so server-allocated values (clusterIP, nodePorts) stay as allocated and
  * fields dropped from the SWH are removed by the next apply.
  */
@@ -117,6 +120,7 @@ export function desiredService(swh: ServiceWithHealthchecks): IService {
       annotations: {
         ...propagatedMetadata(swh.metadata.annotations, "annotations"),
         [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(s.selector),
+        [SERVICE_GENERATION_ANNOTATION]: String(swh.metadata.generation ?? 0),
       },
       ownerReferences: [swhOwnerReference(swh)],
     }),

@@ -2,7 +2,11 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { adoptionRequested, desiredService, serviceOwnership } from "./desired_service.ts";
 import { makeSwh } from "./testing.ts";
-import { ADOPT_SERVICE_ANNOTATION, SERVICE_SELECTOR_ANNOTATION } from "../crds/conventions.ts";
+import {
+  ADOPT_SERVICE_ANNOTATION,
+  SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../crds/conventions.ts";
 
 Deno.test("desiredService: same name/namespace, no selector, ports as written, ownerReference", () => {
   const svc = desiredService(makeSwh());
@@ -84,15 +88,16 @@ Deno.test("desiredService propagates labels and annotations except tool bookkeep
       "meta.helm.sh/release-namespace": "n",
       "argocd.argoproj.io/tracking-id": "t",
       [ADOPT_SERVICE_ANNOTATION]: "true",
-      // Ours, not the user's: the controller's note of the selector wins.
+      // Ours, not the user's: the controller's notes of the selector and generation win.
       [SERVICE_SELECTOR_ANNOTATION]: "{}",
+      [SERVICE_GENERATION_ANNOTATION]: "99",
     },
   }));
   deepStrictEqual(svc.metadata?.labels, { app: "web" });
-  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}' };
+  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}', [SERVICE_GENERATION_ANNOTATION]: "1" };
   deepStrictEqual(svc.metadata?.annotations, { team: "db", ...note });
   const bare = desiredService(makeSwh({ annotations: { "meta.helm.sh/release-name": "r" } }));
-  deepStrictEqual(bare.metadata?.annotations, note, "the selector note alone");
+  deepStrictEqual(bare.metadata?.annotations, note, "the notes alone");
 });
 
 Deno.test("serviceOwnership and adoptionRequested", () => {

@@ -55,6 +55,14 @@ export const ADOPT_SERVICE_ANNOTATION = "network.deckhouse.io/adopt-existing-ser
  */
 export const SERVICE_SELECTOR_ANNOTATION = "network.deckhouse.io/swh-selector";
 
+/**
+ * Annotation the controller sets on an SWH's Service: the SWH's `metadata.generation` its notes and the Service
+ * reflect. Agents do not watch SWHs (their status writes would reach every node): an agent fetches an SWH's spec
+ * when this names a newer generation than the one it holds. Without it (an older controller) an agent fetches
+ * the SWH once, and again when the note appears.
+ */
+export const SERVICE_GENERATION_ANNOTATION = "network.deckhouse.io/swh-generation";
+
 /** The value of {@link SERVICE_SELECTOR_ANNOTATION} for `selector`: JSON with sorted keys, stable across writes. */
 export function selectorAnnotation(selector: Readonly<Record<string, string>>): string {
   return JSON.stringify(

@@ -230,10 +230,9 @@ export interface RestartSample {
   readonly heapUsedMiB: number;
   /** The same three of an agent that was not restarted (the last one), read at the same time. */
   readonly unrestarted: { rssMiB: number | undefined; heapTotalMiB: number; heapUsedMiB: number };
-  /** SWHs it keeps with spec, and as metadata alone (swh_agent_swhs_cached). */
-  readonly swhsFull: number;
-  readonly swhsMetadata: number;
-  /** SWHs fetched in full after its list (swh_agent_swh_fetches_total). */
+  /** SWHs it holds: those that concern its node (swh_agent_swhs_cached). */
+  readonly swhsHeld: number;
+  /** SWHs it fetched since it started (swh_agent_swh_fetches_total). */
   readonly fetched: number;
   /** Slice and report writes of the new process (its backends stayed healthy: should be 0). */
   readonly writes: number;
@@ -274,8 +273,7 @@ export async function rollout(fleet: Fleet): Promise<RestartSample[]> {
         heapTotalMiB: otherSum("deno_heap_total_bytes") / MiB,
         heapUsedMiB: otherSum("deno_heap_used_bytes") / MiB,
       },
-      swhsFull: sum("swh_agent_swhs_cached", (l) => l.form === "full"),
-      swhsMetadata: sum("swh_agent_swhs_cached", (l) => l.form === "metadata"),
+      swhsHeld: sum("swh_agent_swhs_cached"),
       fetched: sum("swh_agent_swh_fetches_total"),
       writes: sum(
         "swh_agent_api_writes_total",

@@ -192,8 +192,8 @@ function printWatchEvents(windows: readonly Window[], agents: number): void {
   const cell = (w: Window, resource: string) =>
     meanMax(w.counts.watchEventsPerAgent.map((m) => m.get(resource) ?? 0));
   printTable(
-    "3. Watch events received per agent (swh_agent_watch_events_total), and SWHs it fetched in full " +
-      "(swh_agent_swh_fetches_total; LIST: objects listed): mean / max over the agents that answered both " +
+    "3. Watch events received per agent (swh_agent_watch_events_total), and SWHs it fetched " +
+      "(swh_agent_swh_fetches_total, GETs): mean / max over the agents that answered both " +
       "scrapes of the window",
     ["resource", ...windowHeader(windows)],
     [
@@ -322,9 +322,8 @@ function printRollout(fleet: Fleet, samples: readonly RestartSample[]): void {
           heap(samples.map((s) => s.unrestarted))
         }`,
       ],
-      [`SWHs kept with spec (of ${count(fleet.config.swhs)})`, meanMax(samples.map((s) => s.swhsFull))],
-      ["SWHs kept as metadata", meanMax(samples.map((s) => s.swhsMetadata))],
-      ["SWHs fetched after the list", meanMax(samples.map((s) => s.fetched))],
+      [`SWHs held (of ${count(fleet.config.swhs)})`, meanMax(samples.map((s) => s.swhsHeld))],
+      ["SWHs fetched since the restart", meanMax(samples.map((s) => s.fetched))],
       ["slice and report writes (backends healthy: 0)", meanMax(samples.map((s) => s.writes))],
     ],
   );

@@ -119,7 +119,7 @@ export interface WindowCounts {
   readonly agentWrites: Map<string, number>;
   /** Writes the controller counted, by `resource verb` (failed ones marked). */
   readonly controllerWrites: Map<string, number>;
-  /** Watch events per agent, by resource, and SWHs it fetched in full, by via: one map per agent. */
+  /** Watch events per agent, by resource, and SWHs it fetched, by via: one map per agent. */
   readonly watchEventsPerAgent: Map<string, number>[];
   /** Endpoint transitions (all agents) by the verdict reached (`healthy` | `unhealthy`). */
   readonly transitions: Map<string, number>;
@@ -191,7 +191,7 @@ export function windowCounts(before: Snapshot, after: Snapshot): WindowCounts {
       (l) => `${l.resource} ${l.verb}${failed}`,
     );
   const byLabel = (label: string) => (l: Readonly<Record<string, string>>) => l[label] ?? "";
-  const fetchedKey = (l: Readonly<Record<string, string>>) => `SWHs fetched in full (${l.via})`;
+  const fetchedKey = (l: Readonly<Record<string, string>>) => `SWHs fetched (${l.via})`;
   const perAgent = counted.map((i) =>
     new Map([
       ...difference(

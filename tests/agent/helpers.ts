@@ -18,6 +18,7 @@ import {
   DEFAULT_OPERATOR_NAMESPACE,
   NODE_LABEL,
   selectorAnnotation,
+  SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../../crds/conventions.ts";
@@ -174,10 +175,14 @@ export async function createSwh(
     await Api.namespaced(ctx.transport, Services, ctx.ns).create({
       metadata: {
         name,
-        // The controller's note of the selector: agents fetch the SWH only where it selects a pod.
-        ...(selector && typeof selector === "object"
-          ? { annotations: { [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(selector) } }
-          : {}),
+        // The controller's notes of the selector and generation: agents fetch the SWH only where it selects a
+        // pod, and again when the noted generation is newer than theirs.
+        annotations: {
+          [SERVICE_GENERATION_ANNOTATION]: String(swh.metadata?.generation ?? 1),
+          ...(selector && typeof selector === "object"
+            ? { [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(selector) }
+            : {}),
+        },
         ownerReferences: [{
           apiVersion: "network.deckhouse.io/v1alpha1",
           kind: "ServiceWithHealthchecks",
@@ -308,10 +313,9 @@ export function httpBackend(
   };
 }
 
-/** How many SWHs `handle`'s agent fetched in full so far (GETs and LISTed objects). */
+/** How many times `handle`'s agent fetched an SWH so far. */
 export function swhFetches(handle: AgentHandle): number {
-  const m = handle.agent.metrics.swhFetches;
-  return m.get({ via: "get" }) + m.get({ via: "list" });
+  return handle.agent.metrics.swhFetches.get({ via: "get" });
 }
 
 /** Test-sized agent options: fast coalescing. */

@@ -50,6 +50,16 @@ Deno.test("least privilege: agents read Secrets only in swh-system; the controll
     await canI(AGENT, "patch", "servicewithhealthchecks.network.deckhouse.io", "default"),
     false,
   );
+  // Agents fetch the SWHs their Services' notes ask for: they neither list nor watch them.
+  deepStrictEqual(await canI(AGENT, "get", "servicewithhealthchecks.network.deckhouse.io", "default"), true);
+  deepStrictEqual(
+    await canI(AGENT, "watch", "servicewithhealthchecks.network.deckhouse.io", "default"),
+    false,
+  );
+  deepStrictEqual(
+    await canI(AGENT, "list", "servicewithhealthchecks.network.deckhouse.io", "default"),
+    false,
+  );
   deepStrictEqual(await canI(AGENT, "create", "services", "default"), false);
   deepStrictEqual(await canI(AGENT, "delete", "pods", "default"), false);
 
