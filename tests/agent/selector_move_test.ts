@@ -1,7 +1,8 @@
 /**
- * An agent that knows an SWH by metadata alone (its selector picks no pod on that node) starts serving it once
- * a selector change makes it pick one: the controller notes the new selector on the Service, the agent fetches
- * the spec and publishes; the node that lost its pod withdraws. With the real controller and two agents.
+ * An agent that never fetched an SWH (its selector picks no pod on that node) starts serving it once a selector
+ * change makes it pick one: the controller notes the new selector and generation on the Service, the agent
+ * fetches the spec and publishes; the node that lost its pod fetches the new spec and withdraws. With the real
+ * controller and two agents.
  */
 import { ok, strictEqual } from "node:assert";
 import { startAgent } from "../../agent/mod.ts";
@@ -22,7 +23,7 @@ import {
   withCluster,
 } from "./helpers.ts";
 
-clusterTest("agent: a selector change hands an SWH to a node that knew it only by metadata", async () => {
+clusterTest("agent: a selector change hands an SWH to a node that had never fetched it", async () => {
   await withCluster("agent-selector-move", async (ctx) => {
     const quiet = createLogger("agent", { level: "error" });
     const nodeB = await ctx.addNode();

@@ -2,7 +2,7 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { waitFor } from "../support/wait.ts";
 import { Api, Services } from "../../kube/mod.ts";
-import { SERVICE_SELECTOR_ANNOTATION } from "../../crds/conventions.ts";
+import { SERVICE_GENERATION_ANNOTATION, SERVICE_SELECTOR_ANNOTATION } from "../../crds/conventions.ts";
 import { applySwh, eventsAbout, swhBody, waitForCondition, withController } from "./helpers.ts";
 
 Deno.test("SWH → selector-less Service with every carried field; status, update, removal of labels, zero writes", async () => {
@@ -58,10 +58,12 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     deepStrictEqual(svc.spec?.publishNotReadyAddresses, true);
     deepStrictEqual(svc.spec?.trafficDistribution, "PreferSameNode");
     deepStrictEqual(svc.metadata?.labels, { app: "web", tier: "front" });
-    // The user's annotations, and the selector noted for the agents (they fetch only SWHs selecting their pods).
+    // The user's annotations, and the selector and generation noted for the agents (they fetch only SWHs
+    // selecting their pods, again when the noted generation is newer than theirs).
     deepStrictEqual(svc.metadata?.annotations, {
       team: "payments",
       [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}',
+      [SERVICE_GENERATION_ANNOTATION]: "1",
     });
     const owner = svc.metadata?.ownerReferences?.[0];
     deepStrictEqual([owner?.kind, owner?.name, owner?.controller, owner?.blockOwnerDeletion], [
@@ -120,7 +122,10 @@ Deno.test("SWH → selector-less Service with every carried field; status, updat
     }, { what: "Service web updated" });
     deepStrictEqual(updated.spec?.ports?.length, 1);
     deepStrictEqual(updated.metadata?.labels, { app: "web" });
-    deepStrictEqual(updated.metadata?.annotations, { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}' });
+    deepStrictEqual(updated.metadata?.annotations, {
+      [SERVICE_SELECTOR_ANNOTATION]: '{"app":"web"}',
+      [SERVICE_GENERATION_ANNOTATION]: "2",
+    });
     deepStrictEqual(updated.spec?.sessionAffinity, "None", "removed field back to the default");
     deepStrictEqual(updated.spec?.externalIPs, undefined);
     deepStrictEqual(updated.spec?.clusterIP, svc.spec?.clusterIP, "cluster IP kept across updates");
