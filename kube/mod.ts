@@ -15,9 +15,6 @@ export * from "./resources.ts";
 export * from "./api.ts";
 export * from "./watch.ts";
 export * from "./informer.ts";
-export * from "./metadata_informer.ts";
-export * from "./fetch_planner.ts";
-export * from "./resource_version.ts";
 export * from "./workqueue.ts";
 
 /**

@@ -30,7 +30,7 @@ export interface Store<T> {
 
 /**
  * What consumers of any informer use: the store, change handlers, readiness and start. Implemented by
- * `Informer` (watches full objects) and `MetadataWatchInformer` (watches metadata, fetches full objects).
+ * `Informer` (watches objects, or their metadata through a metadata view) and the agent's `SwhSpecs` (fetches by GET).
  */
 export interface SharedInformer<T> extends Store<T> {
   /** Resolves once the initial list is in the store; rejects if the informer stops before that. */
