@@ -176,7 +176,11 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
         const entry = batch[next++];
         if (this.#pending.get(entry.key) !== entry) continue; // forgotten or superseded meanwhile
         try {
-          const found = await this.#api.inNamespace(entry.namespace).getOpt(entry.name, { signal });
+          // From the apiserver's watch cache first (no etcd read); a consistent read only when the cache is
+          // behind the note (a new SWH not in it yet, an older generation, another uid).
+          const api = this.#api.inNamespace(entry.namespace);
+          let found = await api.getOpt(entry.name, { resourceVersion: "0", signal });
+          if (!satisfies(found, entry.target)) found = await api.getOpt(entry.name, { signal });
           this.#opts.onFetch?.({ found: found !== undefined });
           this.#resolve(entry, found);
         } catch (error) {
@@ -189,7 +193,7 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     if (failure) throw failure.error;
   }
 
-  /** Stores what a GET returned for `entry` (a consistent read: the newest state), or drops a deleted SWH. */
+  /** Stores what a GET returned for `entry` (what the note asks for, or the newest state), or drops a gone SWH. */
   #resolve(entry: PendingFetch, fetched: SwhObject | undefined): void {
     const superseded = this.#pending.get(entry.key) !== entry;
     if (!superseded) this.#pending.delete(entry.key);
