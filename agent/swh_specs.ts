@@ -14,8 +14,7 @@
  * @module
  */
 import type { Api } from "../kube/api.ts";
-import { objectKey, ObjectStore } from "../kube/store.ts";
-import type { InformerEvent, SharedInformer } from "../kube/store.ts";
+import { objectKey, StoreBackedInformer } from "../kube/store.ts";
 import { ResettingBackoff } from "../kube/watch.ts";
 import type { WatcherBackoff } from "../kube/watch.ts";
 import { sleep } from "../kube/transport.ts";
@@ -63,10 +62,9 @@ export function satisfies(cached: SwhObject | undefined, target: SwhTarget): boo
  * or delete as the stored state changes. `synced` resolves once the fetches wanted before {@link SwhSpecs.start}
  * (an agent's start-up) are done.
  */
-export class SwhSpecs implements SharedInformer<SwhObject> {
+export class SwhSpecs extends StoreBackedInformer<SwhObject> {
   readonly #api: Api<SwhObject>;
   readonly #opts: SwhSpecsOptions;
-  readonly #store: ObjectStore<SwhObject>;
   readonly #pending = new Map<string, PendingFetch>();
   #wake?: () => void;
 
@@ -76,24 +74,9 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     opts: SwhSpecsOptions = {},
     onHandlerError: (e: unknown) => void = () => {},
   ) {
+    super(onHandlerError);
     this.#api = api;
     this.#opts = opts;
-    this.#store = new ObjectStore(onHandlerError);
-  }
-
-  /** Resolves once the fetches wanted at start-up are done. */
-  get synced(): Promise<void> {
-    return this.#store.synced;
-  }
-
-  /** True once synced. */
-  get hasSynced(): boolean {
-    return this.#store.hasSynced;
-  }
-
-  /** Number of SWHs held. */
-  get size(): number {
-    return this.#store.size;
   }
 
   /** Fetches still owed (metrics, tests). */
@@ -101,25 +84,10 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     return this.#pending.size;
   }
 
-  /** The SWH `namespace/name`, if held. */
-  get(namespace: string | undefined, name: string): SwhObject | undefined {
-    return this.#store.get(namespace, name);
-  }
-
-  /** Every SWH held. */
-  list(): SwhObject[] {
-    return this.#store.list();
-  }
-
-  /** Registers a change handler; returns its unregistration. */
-  subscribe(handler: (event: InformerEvent<SwhObject>) => void): () => void {
-    return this.#store.subscribe(handler);
-  }
-
   /** The agent needs SWH `namespace/name` as `target` says: fetched unless what is held already satisfies it. */
   want(namespace: string, name: string, target: SwhTarget): void {
     const key = `${namespace}/${name}`;
-    if (satisfies(this.#store.getByKey(key), target)) {
+    if (satisfies(this.store.getByKey(key), target)) {
       this.#pending.delete(key);
       return;
     }
@@ -137,8 +105,8 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
   forget(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
     this.#pending.delete(key);
-    const old = this.#store.delete(key);
-    if (old) this.#store.emit({ type: "delete", object: old });
+    const old = this.store.delete(key);
+    if (old) this.store.emit({ type: "delete", object: old });
   }
 
   /** Fetches what is wanted until `signal` aborts; never throws (failed rounds are retried). */
@@ -147,7 +115,7 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     try {
       while (!signal.aborted) {
         if (this.#pending.size === 0) {
-          this.#store.markSynced();
+          this.store.markSynced();
           await this.#woken(signal);
           continue;
         }
@@ -163,7 +131,7 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     } catch (error) {
       if (!signal.aborted) throw error; // sleep rejects only on abort
     } finally {
-      this.#store.failSync(new DOMException("stopped before synced", "AbortError"));
+      this.store.failSync(new DOMException("stopped before synced", "AbortError"));
     }
   }
 
@@ -200,15 +168,15 @@ export class SwhSpecs implements SharedInformer<SwhObject> {
     else if (!this.#pending.has(entry.key)) return; // forgotten while the GET was in flight
     if (fetched === undefined) {
       // Gone: its Service goes too (garbage collection), and a newer note would bring it back.
-      const old = this.#store.delete(entry.key);
-      if (old) this.#store.emit({ type: "delete", object: old });
+      const old = this.store.delete(entry.key);
+      if (old) this.store.emit({ type: "delete", object: old });
       return;
     }
     const obj = this.#opts.transform ? this.#opts.transform(fetched) : fetched;
-    const old = this.#store.getByKey(objectKey(obj));
+    const old = this.store.getByKey(objectKey(obj));
     if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
-    this.#store.set(obj);
-    this.#store.emit(old ? { type: "update", object: obj, old } : { type: "add", object: obj });
+    this.store.set(obj);
+    this.store.emit(old ? { type: "update", object: obj, old } : { type: "add", object: obj });
     // A newer note arrived while this GET was in flight: fetched again unless this answer already satisfies it.
     const pending = this.#pending.get(entry.key);
     if (pending && satisfies(obj, pending.target)) this.#pending.delete(entry.key);

@@ -7,8 +7,7 @@ import type { Api, WatchReceived } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 import { watcher } from "./watch.ts";
 import type { WatcherBackoff, WatcherErrorInfo, WatcherEvent } from "./watch.ts";
-import { objectKey, ObjectStore } from "./store.ts";
-import type { InformerEvent, SharedInformer } from "./store.ts";
+import { objectKey, StoreBackedInformer } from "./store.ts";
 
 export { objectKey } from "./store.ts";
 export type { InformerEvent, SharedInformer, Store } from "./store.ts";
@@ -50,47 +49,16 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
  *
  * RBAC: `list` and `watch` on the resource (in the Api's namespace, or cluster-wide for `Api.all`).
  */
-export class Informer<T extends KubeObject> implements SharedInformer<T> {
+export class Informer<T extends KubeObject> extends StoreBackedInformer<T> {
   readonly #api: Api<T>;
   readonly #opts: InformerOptions<T>;
-  readonly #store: ObjectStore<T>;
   #running: Promise<void> | undefined;
 
   /** Creates a stopped informer; call {@link Informer.start}. */
   constructor(api: Api<T>, opts: InformerOptions<T> = {}) {
+    super((error) => opts.onError?.({ error, action: "handler" }));
     this.#api = api;
     this.#opts = opts;
-    this.#store = new ObjectStore<T>((error) => opts.onError?.({ error, action: "handler" }));
-  }
-
-  /** Resolves once the initial list has been stored; rejects if the informer stops before that. */
-  get synced(): Promise<void> {
-    return this.#store.synced;
-  }
-
-  /** True once the initial list is in. */
-  get hasSynced(): boolean {
-    return this.#store.hasSynced;
-  }
-
-  /** Number of cached objects. */
-  get size(): number {
-    return this.#store.size;
-  }
-
-  /** A cached object by namespace and name. */
-  get(namespace: string | undefined, name: string): T | undefined {
-    return this.#store.get(namespace, name);
-  }
-
-  /** All cached objects. */
-  list(): T[] {
-    return this.#store.list();
-  }
-
-  /** Registers a handler for changes; returns the function that unregisters it. */
-  subscribe(handler: (event: InformerEvent<T>) => void): () => void {
-    return this.#store.subscribe(handler);
   }
 
   /**
@@ -118,10 +86,10 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
       });
       for await (const event of events) {
         this.#apply(event);
-        if (event.type === "Restarted") this.#store.markSynced();
+        if (event.type === "Restarted") this.store.markSynced();
       }
     } finally {
-      this.#store.failSync(signal.reason ?? new Error("informer stopped before sync"));
+      this.store.failSync(signal.reason ?? new Error("informer stopped before sync"));
     }
   }
 
@@ -130,19 +98,19 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
     if (transform && event.type !== "Restarted") event = { ...event, object: transform(event.object) };
     switch (event.type) {
       case "Restarted":
-        this.#store.replace(event.objects);
+        this.store.replace(event.objects);
         return;
       case "Added":
       case "Modified": {
-        const old = this.#store.set(event.object);
-        this.#store.emit(
+        const old = this.store.set(event.object);
+        this.store.emit(
           old ? { type: "update", object: event.object, old } : { type: "add", object: event.object },
         );
         return;
       }
       case "Deleted":
-        this.#store.delete(objectKey(event.object));
-        this.#store.emit({ type: "delete", object: event.object });
+        this.store.delete(objectKey(event.object));
+        this.store.emit({ type: "delete", object: event.object });
         return;
     }
   }

@@ -162,3 +162,50 @@ export class ObjectStore<T extends KubeObject> implements Store<T> {
     if (!this.#synced) this.#rejectSynced(reason);
   }
 }
+
+/**
+ * The read side every {@link SharedInformer} over an {@link ObjectStore} shares — store, readiness, handlers —
+ * so an implementation only says how objects get into `store` ({@link SharedInformer.start}).
+ */
+export abstract class StoreBackedInformer<T extends KubeObject> implements SharedInformer<T> {
+  /** The objects; the implementation fills it and decides what handlers see. */
+  protected readonly store: ObjectStore<T>;
+
+  /** `onHandlerError` receives what a change handler throws. */
+  constructor(onHandlerError: (error: unknown) => void) {
+    this.store = new ObjectStore<T>(onHandlerError);
+  }
+
+  /** Resolves once synced; rejects if the informer stops before that. */
+  get synced(): Promise<void> {
+    return this.store.synced;
+  }
+
+  /** True once synced. */
+  get hasSynced(): boolean {
+    return this.store.hasSynced;
+  }
+
+  /** Number of objects held. */
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** An object by namespace and name. */
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(namespace, name);
+  }
+
+  /** Every object held. */
+  list(): T[] {
+    return this.store.list();
+  }
+
+  /** Registers a handler for changes; returns the function that unregisters it. */
+  subscribe(handler: (event: InformerEvent<T>) => void): () => void {
+    return this.store.subscribe(handler);
+  }
+
+  /** Runs until `signal` aborts; the promise resolves once stopped (errors are retried, never thrown). */
+  abstract start(signal: AbortSignal): Promise<void>;
+}
