@@ -75,7 +75,7 @@ Deno.test({
         );
         const clusterIP =
           (await lab.kubectl(["-n", ns, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])).trim();
-        // Once kube-proxy has the hints, every request from zone a's node lands on zone a's pod.
+        // Once kube-proxy of zone a's node has the hints, every request from it lands on zone a's pod.
         await waitFor(
           async () =>
             (await clientRequest(lab, nodes[0], ["http", `http://${clusterIP}/`])) === "hello from web-a",
@@ -90,6 +90,12 @@ Deno.test({
           answers.add(await clientRequest(lab, nodes[0], ["http", `http://${clusterIP}/`]));
         }
         deepStrictEqual([...answers], ["hello from web-a"], "zone a's node prefers zone a's endpoint");
+        // Each node's kube-proxy syncs on its own schedule: zone b's may apply the hints a moment after zone a's.
+        await waitFor(
+          async () =>
+            (await clientRequest(lab, nodes[1], ["http", `http://${clusterIP}/`])) === "hello from web-b",
+          { what: "zone b's node to reach zone b's pod", timeoutMs: 30_000, intervalMs: 100 },
+        );
         const fromB = new Set<string>();
         for (let i = 0; i < 10; i++) {
           fromB.add(await clientRequest(lab, nodes[1], ["http", `http://${clusterIP}/`]));
