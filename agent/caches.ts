@@ -134,14 +134,15 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
  * or undefined when it needs none. None when the Service belongs to no SWH of its name (no Service yet, or a
  * foreign one: agents publish only through their SWH's own Service). Else the SWH at the generation the
  * controller noted (any, without the note: an older controller) when the agent `holds` a slice or report of it
- * (the spec then decides whether they stay), or when the selector noted on the Service selects one of `pods` on
- * `node` — or when the note is missing or does not parse: then the spec decides, as before notes existed.
+ * (the spec then decides whether they stay; asked only of an SWH's Service), or when the selector noted on the
+ * Service selects one of `pods` on `node` — or when the note is missing or does not parse: then the spec
+ * decides, as before notes existed.
  */
 export function swhTarget(
   service: PartialObjectMetadata | undefined,
   pods: readonly IPod[],
   node: string,
-  holds: boolean,
+  holds: () => boolean,
 ): SwhTarget | undefined {
   const m = service?.metadata;
   const owner = (m?.ownerReferences ?? []).find((o) => o.kind === SWH_KIND && o.name === m?.name);
@@ -151,7 +152,7 @@ export function swhTarget(
     uid: owner.uid,
     ...(Number.isSafeInteger(generation) && generation > 0 ? { generation } : {}),
   };
-  if (holds) return target;
+  if (holds()) return target;
   const note = m.annotations?.[SERVICE_SELECTOR_ANNOTATION];
   if (note === undefined) return target;
   let selector: unknown;
@@ -294,25 +295,36 @@ export class AgentCaches {
    * a pod in it changes.
    */
   reconsider(namespace: string, name: string): void {
-    if (!this.#deciding) return;
-    const target = swhTarget(
-      this.services.get(namespace, name),
-      this.pods.list(),
-      this.#node,
-      this.#holdsAnything(namespace, name),
-    );
-    if (target) this.swhs.want(namespace, name, target);
-    else this.swhs.forget(namespace, name);
+    this.#decide(namespace, name, this.pods.list());
   }
 
   /** {@link reconsider} for every Service in `namespace` that belongs to an SWH (a pod there changed). */
   reconsiderNamespace(namespace: string | undefined): void {
+    this.#reconsiderServices((ns) => ns === namespace);
+  }
+
+  /** {@link reconsider} for every Service that belongs to an SWH and whose namespace `inScope` accepts. */
+  #reconsiderServices(inScope: (namespace: string) => boolean): void {
+    const pods = this.pods.list();
     for (const svc of this.services.list()) {
-      const m = svc.metadata;
-      if (m?.namespace === namespace && m?.ownerReferences?.length) {
-        this.reconsider(namespace ?? "", m.name ?? "");
+      const { namespace, name, ownerReferences } = svc.metadata ?? {};
+      if (namespace && name && ownerReferences?.length && inScope(namespace)) {
+        this.#decide(namespace, name, pods);
       }
     }
+  }
+
+  /** Fetches or forgets the SWH behind Service `namespace/name`, as {@link swhTarget} decides from `pods`. */
+  #decide(namespace: string, name: string, pods: readonly IPod[]): void {
+    if (!this.#deciding) return;
+    const target = swhTarget(
+      this.services.get(namespace, name),
+      pods,
+      this.#node,
+      () => this.#holdsAnything(namespace, name),
+    );
+    if (target) this.swhs.want(namespace, name, target);
+    else this.swhs.forget(namespace, name);
   }
 
   /** Whether this node's agent holds a slice or a report of SWH `namespace/name`: then its spec is wanted. */
@@ -333,10 +345,7 @@ export class AgentCaches {
     const running = others.map((i) => i.start(signal));
     const swhs = Promise.all(others.map((i) => i.synced)).then(() => {
       this.#deciding = true;
-      for (const svc of this.services.list()) {
-        const { namespace, name, ownerReferences } = svc.metadata ?? {};
-        if (namespace && name && ownerReferences?.length) this.reconsider(namespace, name);
-      }
+      this.#reconsiderServices(() => true);
       return this.swhs.start(signal);
     });
     return Promise.all([...running, swhs]);

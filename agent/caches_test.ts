@@ -46,30 +46,32 @@ Deno.test("swhTarget: the selector noted on the Service decides; anything unclea
   const replica = pod({ app: "db", role: "replica" });
   const wanted = { uid: "u1", generation: 3 };
   // No Service yet, or one that is not its SWH's: nothing to publish through (its creation asks again).
-  deepStrictEqual(swhTarget(undefined, [primary], "n1", false), undefined);
-  deepStrictEqual(swhTarget(service(note, "u1", "other"), [primary], "n1", true), undefined);
+  deepStrictEqual(swhTarget(undefined, [primary], "n1", () => false), undefined);
+  deepStrictEqual(swhTarget(service(note, "u1", "other"), [primary], "n1", () => true), undefined);
   // The note selects a pod here, or none (other labels, another namespace, another node).
-  deepStrictEqual(swhTarget(service(note), [replica, primary], "n1", false), wanted);
-  deepStrictEqual(swhTarget(service(note), [replica], "n1", false), undefined);
+  deepStrictEqual(swhTarget(service(note), [replica, primary], "n1", () => false), wanted);
+  deepStrictEqual(swhTarget(service(note), [replica], "n1", () => false), undefined);
   deepStrictEqual(
-    swhTarget(service(note), [pod({ app: "db", role: "primary" }, "other")], "n1", false),
+    swhTarget(service(note), [pod({ app: "db", role: "primary" }, "other")], "n1", () => false),
     undefined,
   );
-  deepStrictEqual(swhTarget(service(note), [primary], "n2", false), undefined);
-  deepStrictEqual(swhTarget(service(note), [], "n1", false), undefined);
+  deepStrictEqual(swhTarget(service(note), [primary], "n2", () => false), undefined);
+  deepStrictEqual(swhTarget(service(note), [], "n1", () => false), undefined);
   // Holding a slice or report of it: the spec decides whether they stay.
-  deepStrictEqual(swhTarget(service(note), [], "n1", true), wanted);
+  deepStrictEqual(swhTarget(service(note), [], "n1", () => true), wanted);
   // Without a usable note the spec decides: an older controller (no generation either), a garbled note.
-  deepStrictEqual(swhTarget(service(), [], "n1", false), { uid: "u1" });
+  deepStrictEqual(swhTarget(service(), [], "n1", () => false), { uid: "u1" });
   deepStrictEqual(
-    swhTarget(service({ ...note, [SERVICE_GENERATION_ANNOTATION]: "x" }), [primary], "n1", false),
+    swhTarget(service({ ...note, [SERVICE_GENERATION_ANNOTATION]: "x" }), [primary], "n1", () => false),
     { uid: "u1" },
   );
-  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "{" }), [], "n1", false), { uid: "u1" });
-  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: '{"a":1}' }), [], "n1", false), {
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "{" }), [], "n1", () => false), {
     uid: "u1",
   });
-  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "[]" }), [], "n1", false), {
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: '{"a":1}' }), [], "n1", () => false), {
+    uid: "u1",
+  });
+  deepStrictEqual(swhTarget(service({ [SERVICE_SELECTOR_ANNOTATION]: "[]" }), [], "n1", () => false), {
     uid: "u1",
   });
 });

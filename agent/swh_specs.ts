@@ -79,11 +79,6 @@ export class SwhSpecs extends StoreBackedInformer<SwhObject> {
     this.#opts = opts;
   }
 
-  /** Fetches still owed (metrics, tests). */
-  get pending(): number {
-    return this.#pending.size;
-  }
-
   /** The agent needs SWH `namespace/name` as `target` says: fetched unless what is held already satisfies it. */
   want(namespace: string, name: string, target: SwhTarget): void {
     const key = `${namespace}/${name}`;
@@ -105,6 +100,11 @@ export class SwhSpecs extends StoreBackedInformer<SwhObject> {
   forget(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
     this.#pending.delete(key);
+    this.#drop(key);
+  }
+
+  /** Removes `key` from the store; handlers see a delete if it was held. */
+  #drop(key: string): void {
     const old = this.store.delete(key);
     if (old) this.store.emit({ type: "delete", object: old });
   }
@@ -168,8 +168,7 @@ export class SwhSpecs extends StoreBackedInformer<SwhObject> {
     else if (!this.#pending.has(entry.key)) return; // forgotten while the GET was in flight
     if (fetched === undefined) {
       // Gone: its Service goes too (garbage collection), and a newer note would bring it back.
-      const old = this.store.delete(entry.key);
-      if (old) this.store.emit({ type: "delete", object: old });
+      this.#drop(entry.key);
       return;
     }
     const obj = this.#opts.transform ? this.#opts.transform(fetched) : fetched;
