@@ -8,30 +8,23 @@ import type { KubeObject } from "./resources.ts";
 import { WatchExpiredError } from "./errors.ts";
 import { backoffDelay, sleep } from "./transport.ts";
 
-/**
- * What the watcher yields: listed objects are `L`, watched ones `W` (the same type unless the source lists
- * full objects and watches metadata only).
- */
-export type WatcherEvent<L, W = L> =
+/** What the watcher yields. */
+export type WatcherEvent<T> =
   /** A (re)list completed: `objects` is the complete current state; forget everything seen before. */
-  | { type: "Restarted"; objects: L[]; resourceVersion: string }
+  | { type: "Restarted"; objects: T[]; resourceVersion: string }
   /** An object appeared. */
-  | { type: "Added"; object: W }
+  | { type: "Added"; object: T }
   /** An object changed. */
-  | { type: "Modified"; object: W }
+  | { type: "Modified"; object: T }
   /** An object is gone (its last known state). */
-  | { type: "Deleted"; object: W };
+  | { type: "Deleted"; object: T };
 
-/**
- * The two calls a watcher makes: a paged list and one watch connection. An `Api<T>` is a
- * `ListWatch<T, T>`; `{ listAll: api.listAll, watch: api.metadata().watch }` lists full objects and watches
- * metadata only.
- */
-export interface ListWatch<L extends KubeObject, W extends KubeObject = L> {
+/** The two calls a watcher makes: a paged list and one watch connection. An `Api<T>` is a `ListWatch<T>`. */
+export interface ListWatch<T extends KubeObject> {
   /** Lists every page of one snapshot (see `Api.listAll`). */
-  listAll(opts: ListAllOptions<L>): Promise<{ items: L[]; resourceVersion: string }>;
+  listAll(opts: ListAllOptions<T>): Promise<{ items: T[]; resourceVersion: string }>;
   /** One watch connection (see `Api.watch`). */
-  watch(opts: WatchOptions): AsyncGenerator<WatchEvent<W>, void, undefined>;
+  watch(opts: WatchOptions): AsyncGenerator<WatchEvent<T>, void, undefined>;
 }
 
 /** The watcher's explicit state: it either needs a (re)list or watches from a resourceVersion. */
@@ -59,8 +52,8 @@ export interface WatcherBackoff {
   resetAfterMs: number;
 }
 
-/** Options of {@link watcher} over listed objects of type `L`. */
-export interface WatcherOptions<L extends KubeObject = KubeObject> {
+/** Options of {@link watcher} over objects of type `T`. */
+export interface WatcherOptions<T extends KubeObject = KubeObject> {
   /** Stops the watcher: the iteration ends without an error. Required. */
   signal: AbortSignal;
   /** Label selector for list and watch. */
@@ -70,7 +63,7 @@ export interface WatcherOptions<L extends KubeObject = KubeObject> {
   /** Page size of lists (default 500). */
   pageSize?: number;
   /** Applied to each listed object as its page arrives (see `Api.listAll`); watch events are left alone. */
-  mapListed?: (obj: L) => L;
+  mapListed?: (obj: T) => T;
   /** Start watching from this resourceVersion instead of listing first (a 410 then triggers a list). */
   resourceVersion?: string;
   /** Backoff overrides. */
@@ -114,13 +107,13 @@ export class ResettingBackoff {
  * - 410 Gone (HTTP or ERROR event) → back to `Empty`: relist and emit `Restarted` (consumers diff);
  * - any other error → retry from the same state after jittered exponential backoff (reset after a quiet
  *   period); it never gives up.
- * The source is usually an `Api` (a metadata view watches metadata only); see {@link ListWatch}.
+ * The source is usually an `Api` (or its metadata view); see {@link ListWatch}.
  * Permissions/RBAC: `list` and `watch` on the resource.
  */
-export async function* watcher<L extends KubeObject, W extends KubeObject = L>(
-  api: ListWatch<L, W>,
-  opts: WatcherOptions<L>,
-): AsyncGenerator<WatcherEvent<L, W>, void, undefined> {
+export async function* watcher<T extends KubeObject>(
+  api: ListWatch<T>,
+  opts: WatcherOptions<T>,
+): AsyncGenerator<WatcherEvent<T>, void, undefined> {
   const { signal } = opts;
   const backoff = new ResettingBackoff(opts.backoff);
   const [minTimeout, maxTimeout] = opts.watchTimeoutSeconds ?? [300, 600];
