@@ -20,7 +20,7 @@
  *   or `none`;
  * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`; `NAME=` unsets one, e.g. of `deployed`);
  * - what-ifs: `--root=DIR` runs the agent of another checkout (before/after: `git archive <commit> | tar -x -C
- *   DIR`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
+ *   DIR`), `--entry=FILE` runs another entry module (a `deno bundle -o FILE agent/main.ts`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
  *   the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
  *   import a module first, e.g. `yaml` or `./crds/validate.ts`).
  * Example: `--flags deployed --flags "deployed --v8-flags=--optimize-for-size"`. Measurement-only V8 flags
@@ -48,6 +48,8 @@ export interface Candidate {
   readonly env: Record<string, string>;
   /** Another checkout to run the agent from (`--root=DIR`, e.g. a `git archive` of a base commit). */
   readonly root?: string;
+  /** The agent's entry module instead of agent/main.ts (`--entry=FILE`, e.g. a `deno bundle` of it). */
+  readonly entry?: string;
   /** Agent what-ifs for this candidate (`--pods=compact`, `--hide-swh-status`, `--kubeconfig=json`). */
   readonly podShape?: "full" | "compact";
   readonly hideSwhStatus?: boolean;
@@ -66,6 +68,7 @@ export function parseCandidate(text: string): Candidate {
       flags.push(...AGENT_RUNTIME_FLAGS);
       Object.assign(env, AGENT_RUNTIME_ENV);
     } else if (word.startsWith("--root=")) candidate.root = word.slice(7);
+    else if (word.startsWith("--entry=")) candidate.entry = word.slice(8);
     else if (word.startsWith("--pods=")) candidate.podShape = word.endsWith("=compact") ? "compact" : "full";
     else if (word === "--hide-swh-status") candidate.hideSwhStatus = true;
     else if (word.startsWith("--preload=")) candidate.preload = [...candidate.preload ?? [], word.slice(10)];
@@ -221,6 +224,7 @@ async function agent(candidates: Candidate[], pods: number, seconds: number, rou
           flags: c.flags,
           env: c.env,
           root: c.root,
+          entry: c.entry,
           pods,
           seconds,
           kubeconfigFormat: c.kubeconfigFormat ?? "yaml",

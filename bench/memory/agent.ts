@@ -223,6 +223,8 @@ export interface RunAgentOptions {
   env: Record<string, string>;
   /** Checkout whose agent/main.ts runs (default this one). */
   root?: string;
+  /** Entry module instead of agent/main.ts (e.g. a bundle of it). */
+  entry?: string;
   /** Pods to create on the agent's node (0: idle only). */
   pods: number;
   /** Seconds of each measured window. */
@@ -278,7 +280,7 @@ export async function runAgent(opts: RunAgentOptions): Promise<AgentRunReport> {
         ...withReadablePaths(AGENT_PERMISSIONS, [dir]),
         ...opts.flags,
         ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-        "agent/main.ts",
+        opts.entry ?? "agent/main.ts",
       ],
       cwd: opts.root ?? new URL("../../", import.meta.url).pathname,
       env: {
