@@ -6,19 +6,23 @@
  * released — ownerReference removed, selector restored, so the built-in controllers take its endpoints over
  * again with the same ClusterIP — and only then does the finalizer go.
  *
- * RBAC: patch servicewithhealthchecks (the finalizer), patch services.
+ * RBAC: patch servicewithhealthchecks (the finalizer), patch services, list endpointslices.
  *
  * @module
  */
 import type { IService } from "kubernetes-models/v1/Service";
 import {
+  BUILT_IN_MANAGED_BY_VALUE,
   CONTROLLER_FIELD_MANAGER,
+  MANAGED_BY_LABEL,
   SERVICE_GENERATION_ANNOTATION,
+  SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
 } from "../crds/conventions.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
-import { Api, isApiError, Services } from "../kube/mod.ts";
+import { Api, EndpointSlices, isApiError, Services } from "../kube/mod.ts";
+import type { Action } from "../kube/workqueue.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 
@@ -58,8 +62,28 @@ export function handOverPatch(service: IService): Record<string, unknown> {
 }
 
 /**
+ * Longest wait, from the SWH's deletion, for the built-in EndpointSlice controller to publish the restored
+ * selector's endpoints before the Service is given back anyway (a cluster without that controller must still
+ * be able to delete the SWH).
+ */
+export const HAND_BACK_WAIT_MS = 30_000;
+/** How often a roll-back looks again for the built-in endpoints while it waits. */
+const HAND_BACK_POLL_MS = 500;
+
+/** Label selector of the EndpointSlices the built-in controller keeps for Service `name`'s selector. */
+export function builtInSlicesSelector(name: string): string {
+  return `${SERVICE_NAME_LABEL}=${name},${MANAGED_BY_LABEL}=${BUILT_IN_MANAGED_BY_VALUE}`;
+}
+
+/**
  * The SWH is being deleted: gives an adopted Service back (without our ownerReference, with its selector
  * restored) and removes the finalizer. A Service the SWH created itself is left to garbage collection.
+ *
+ * In two steps, so that the ClusterIP is never without endpoints: first the selector comes back while the
+ * Service stays ours (the agents keep their slices: they serve while the Service is the SWH's); once the
+ * built-in EndpointSlice controller has published the selector's slice — or {@link HAND_BACK_WAIT_MS} after
+ * the deletion — the Service stops being ours, the agents withdraw, and the finalizer goes. Returns when to
+ * look again while waiting.
  */
 export async function releaseService(
   ctx: ReconcileContext,
@@ -67,26 +91,61 @@ export async function releaseService(
   service: IService | undefined,
   log: Logger,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<Action> {
   const { namespace = "", name = "" } = swh.metadata;
   const refs = service?.metadata?.ownerReferences ?? [];
   if (service && refs.some((r) => r.uid === swh.metadata.uid)) {
     const saved = service.metadata?.annotations?.[ADOPTED_SELECTOR_ANNOTATION];
     const selector = saved ? JSON.parse(saved) as Record<string, string> : undefined;
+    const services = Api.namespaced(ctx.transport, Services, namespace);
+    // Only the Service we saw: if it changed meanwhile, fail and retry with the new state.
+    const unchanged = {
+      op: "test" as const,
+      path: "/metadata/resourceVersion",
+      value: service.metadata?.resourceVersion,
+    };
+    if (selector && Object.keys(selector).length > 0) {
+      if (JSON.stringify(service.spec?.selector ?? {}) !== JSON.stringify(selector)) {
+        await services.patch(name, {
+          type: "json",
+          ops: [unchanged, { op: "add", path: "/spec/selector", value: selector }],
+        }, { fieldManager: CONTROLLER_FIELD_MANAGER, signal }).catch((err) => {
+          if (!isApiError(err, 404)) throw err;
+        });
+        log.info(
+          "restored the selector of the adopted Service; it stays ours until its built-in endpoints exist",
+          {
+            selector,
+          },
+        );
+        return { requeueAfterMs: HAND_BACK_POLL_MS };
+      }
+      const builtIn = await Api.namespaced(ctx.transport, EndpointSlices, namespace).list({
+        labelSelector: builtInSlicesSelector(name),
+        limit: 1,
+        signal,
+      });
+      const waitedMs = ctx.now().getTime() - Date.parse(String(swh.metadata.deletionTimestamp));
+      if (builtIn.items.length === 0) {
+        if (waitedMs < HAND_BACK_WAIT_MS) return { requeueAfterMs: HAND_BACK_POLL_MS };
+        log.warn(
+          "giving the adopted Service back before the built-in EndpointSlice controller published it",
+          {
+            waitedMs,
+          },
+        );
+      }
+    }
     try {
-      await Api.namespaced(ctx.transport, Services, namespace).patch(name, {
+      await services.patch(name, {
         type: "json",
         ops: [
-          // Only the Service we saw: if it changed meanwhile, fail and retry with the new state.
-          { op: "test", path: "/metadata/resourceVersion", value: service.metadata?.resourceVersion },
+          unchanged,
           {
             op: "replace",
             path: "/metadata/ownerReferences",
             value: refs.filter((r) => r.uid !== swh.metadata.uid),
           },
-          ...(selector && Object.keys(selector).length > 0
-            ? [{ op: "add" as const, path: "/spec/selector", value: selector }]
-            : []),
           // Our bookkeeping goes with us: the saved selector, and the notes for the agents.
           ...[ADOPTED_SELECTOR_ANNOTATION, SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION]
             .filter((key) => service.metadata?.annotations?.[key] !== undefined)
@@ -124,4 +183,5 @@ export async function releaseService(
   } catch (err) {
     if (!isApiError(err, 404)) throw err;
   }
+  return {};
 }

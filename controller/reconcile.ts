@@ -17,9 +17,15 @@ import type { Logger } from "../ops/log.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
-import { CONTROLLER_FIELD_MANAGER, NODE_LABEL, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import { CONTROLLER_FIELD_MANAGER, NODE_LABEL } from "../crds/conventions.ts";
 import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
-import { handOverPatch, holdRelease, holdsRelease, releaseService } from "./adoption.ts";
+import {
+  builtInSlicesSelector,
+  handOverPatch,
+  holdRelease,
+  holdsRelease,
+  releaseService,
+} from "./adoption.ts";
 import { deleteLeftovers, removeAgentStatusEntries } from "./cleanup.ts";
 import type { AgentLiveness } from "./liveness.ts";
 import { credentialRefs, credentialsVerdict } from "./credentials.ts";
@@ -139,7 +145,8 @@ export async function reconcileSwh(
     ctx.validity.delete(key);
     // An adopted Service goes back to its users (roll-back of a migration), not to garbage collection.
     if (swh && holdsRelease(swh)) {
-      await releaseService(ctx, swh, ctx.services.get(namespace, name), log, signal);
+      const waiting = await releaseService(ctx, swh, ctx.services.get(namespace, name), log, signal);
+      if (waiting.requeueAfterMs !== undefined) return waiting;
     }
     // Being deleted: garbage collection removes the slices once finalizers are done; reports are ours to remove.
     await deleteLeftovers(ctx, namespace, name, undefined, log, signal);
@@ -487,8 +494,7 @@ async function deleteBuiltInEndpoints(
 ): Promise<void> {
   const slices = Api.namespaced(ctx.transport, EndpointSlices, namespace);
   const builtIn = await slices.list({
-    labelSelector:
-      `${SERVICE_NAME_LABEL}=${name},endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io`,
+    labelSelector: builtInSlicesSelector(name),
     signal,
   });
   for (const slice of builtIn.items) {

@@ -24,6 +24,8 @@ export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 export const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by";
 /** Our value of {@link MANAGED_BY_LABEL}; the built-in controller ignores slices with another value. */
 export const MANAGED_BY_VALUE = "swh-agent.network.deckhouse.io";
+/** Kubernetes' value of {@link MANAGED_BY_LABEL} on the slices its EndpointSlice controller keeps for selectors. */
+export const BUILT_IN_MANAGED_BY_VALUE = "endpointslice-controller.k8s.io";
 /** Label naming the node whose agent owns an EndpointSlice (clean-up of vanished nodes selects on it). */
 export const NODE_LABEL = "network.deckhouse.io/swh-node";
 

@@ -150,12 +150,50 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
     await controller.idle();
     deepStrictEqual(controller.writes(ns) - before, 0);
 
-    // Roll-back: deleting the SWH gives the Service back — same ClusterIP, its selector restored, not ours.
+    // Roll-back: deleting the SWH gives the Service back — same ClusterIP, its selector restored, not ours —
+    // in two steps, so the ClusterIP is never without endpoints: the selector comes back while the Service is
+    // still ours (the agents keep serving), and it stops being ours only after the built-in EndpointSlice
+    // controller has published the selector's slice. Both watched from before the deletion; resourceVersions
+    // are etcd revisions here, which orders the two streams.
+    const watching = new AbortController();
+    const watchOpts = (resourceVersion: string | undefined) => ({
+      resourceVersion,
+      allowWatchBookmarks: false,
+      signal: AbortSignal.any([watching.signal, AbortSignal.timeout(30_000)]),
+    });
+    const firstBuiltInSlice = (async () => {
+      const listed = await slices.list({ labelSelector: builtIn });
+      for await (
+        const e of slices.watch({ labelSelector: builtIn, ...watchOpts(listed.metadata?.resourceVersion) })
+      ) {
+        if (e.type === "ADDED") return BigInt(e.object.metadata?.resourceVersion ?? "0");
+      }
+    })();
+    const serviceStates: Array<{ rv: bigint; owned: boolean; selector: boolean }> = [];
+    const releaseSeen = (async () => {
+      const from = (await services.get("legacy")).metadata?.resourceVersion;
+      for await (const e of services.watch({ fieldSelector: "metadata.name=legacy", ...watchOpts(from) })) {
+        const s = e.object;
+        serviceStates.push({
+          rv: BigInt(s.metadata?.resourceVersion ?? "0"),
+          owned: !!s.metadata?.ownerReferences?.length,
+          selector: Object.keys(s.spec?.selector ?? {}).length > 0,
+        });
+        if (!s.metadata?.ownerReferences?.length) return;
+      }
+    })();
     await swhs.delete("legacy");
-    const released = await waitFor(async () => {
-      const s = await services.getOpt("legacy");
-      return s && !s.metadata?.ownerReferences?.length && s.spec?.selector ? s : undefined;
-    }, { what: "the adopted Service released with its selector" });
+    await releaseSeen;
+    const sliceRv = await firstBuiltInSlice;
+    watching.abort();
+    ok(
+      serviceStates.some((s) => s.owned && s.selector),
+      `the selector returns before the Service stops being ours: ${JSON.stringify(serviceStates, bigints)}`,
+    );
+    const releasedAt = serviceStates.at(-1)!;
+    ok(!releasedAt.owned && releasedAt.selector);
+    ok(sliceRv !== undefined && sliceRv < releasedAt.rv, "the built-in slice exists before the hand-back");
+    const released = await services.get("legacy");
     deepStrictEqual(released.spec?.selector, { app: "legacy" });
     deepStrictEqual(released.spec?.clusterIP, original.spec?.clusterIP);
     deepStrictEqual(released.metadata?.annotations?.["network.deckhouse.io/adopted-selector"], undefined);
@@ -272,3 +310,8 @@ Deno.test("a cache that has not seen a foreign Service yet never makes the contr
     transport.close();
   }
 });
+
+/** JSON.stringify replacer for bigints (resourceVersions compared as numbers). */
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
