@@ -24,10 +24,12 @@ import {
   MANAGED_BY_VALUE,
   MIRRORED_SECRET_LABEL,
   NODE_LABEL,
+  nodeLabelValue,
   reportName,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
+  sliceNode,
 } from "../crds/conventions.ts";
 import { unvalidatedSelectorMaySelect } from "./endpoints.ts";
 import { ReportResource, SwhResource } from "../crds/resource.ts";
@@ -218,7 +220,9 @@ export class AgentCaches {
   ) {
     this.#node = node;
     this.#operatorNamespace = operatorNamespace;
-    const own = `${NODE_LABEL}=${node}`;
+    // Two node names longer than a label value can share one (see nodeLabelValue): the annotation and the
+    // report's node tell them apart.
+    const own = `${NODE_LABEL}=${nodeLabelValue(node)}`;
     const opts = (resource: string) => ({
       onError: hooks.onError(resource),
       onReceive: hooks.onReceive(resource),
@@ -245,11 +249,13 @@ export class AgentCaches {
     this.slices = new Informer(Api.all(transport, EndpointSlices), {
       labelSelector: `${own},${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       transform: stripManagedFields,
+      accept: (slice) => sliceNode(slice) === node,
       ...opts("endpointslices"),
     });
     this.reports = new Informer(Api.namespaced(transport, ReportResource, operatorNamespace), {
       labelSelector: own,
       transform: stripManagedFields,
+      accept: (report) => report.node === node,
       ...opts("reports"),
     });
     this.services = new Informer(Api.all(transport, Services).metadata(), {

@@ -3,7 +3,9 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/Endpo
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  NODE_ANNOTATION,
   NODE_LABEL,
+  nodeLabelValue,
   SERVICE_NAME_LABEL,
   shortHash,
 } from "../crds/conventions.ts";
@@ -81,6 +83,7 @@ export function desiredSlices(
   }
   const out: SliceBody[] = [];
   const namespace = swh.metadata.namespace ?? "";
+  const nodeLabel = nodeLabelValue(node);
   for (const g of groups.values()) {
     const portsKey = portSetKey(g.ports);
     const eps = [...g.eps].sort((a, b) => compareIp(a.ip, b.ip) || (a.podUid < b.podUid ? -1 : 1));
@@ -95,8 +98,9 @@ export function desiredSlices(
           labels: {
             [SERVICE_NAME_LABEL]: swh.metadata.name ?? "",
             [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
-            [NODE_LABEL]: node,
+            [NODE_LABEL]: nodeLabel,
           },
+          ...(nodeLabel !== node ? { annotations: { [NODE_ANNOTATION]: node } } : {}),
           ownerReferences: [{
             apiVersion: SWH_API_VERSION,
             kind: SWH_KIND,
@@ -170,7 +174,8 @@ function compareIp(a: string, b: string): number {
 }
 
 /**
- * What of a slice the agent controls, as canonical JSON: our labels, owner, address type, ports and endpoints.
+ * What of a slice the agent controls, as canonical JSON: our labels and annotation, owner, address type, ports
+ * and endpoints.
  * Works on both a desired body and a slice read back from the apiserver (which adds defaults and metadata), so
  * `sliceContent(desired) === sliceContent(observed)` means no write is needed.
  */
@@ -202,6 +207,7 @@ export function sliceContent(slice: IEndpointSlice): string {
     labels[SERVICE_NAME_LABEL] ?? "",
     labels[MANAGED_BY_LABEL] ?? "",
     labels[NODE_LABEL] ?? "",
+    slice.metadata?.annotations?.[NODE_ANNOTATION] ?? "",
     owners,
     slice.addressType,
     ports,

@@ -1,5 +1,12 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NODE_LABEL, SERVICE_NAME_LABEL } from "../crds/conventions.ts";
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  NODE_ANNOTATION,
+  NODE_LABEL,
+  nodeLabelValue,
+  SERVICE_NAME_LABEL,
+} from "../crds/conventions.ts";
 import { desiredSlices, sliceContent, sliceName } from "./desired_slices.ts";
 import { selectEndpoints } from "./endpoints.ts";
 import { makePod, makeSwh } from "./testing.ts";
@@ -46,6 +53,30 @@ Deno.test("only healthy endpoints are published, with conditions, nodeName, targ
   ]);
   deepStrictEqual(s.endpoints[0].targetRef, { kind: "Pod", namespace: "ns", name: "a", uid: "uid-a" });
   strictEqual(s.endpoints[0].nodeName, "node-a");
+});
+
+Deno.test("a node name longer than a label value: the label is its prefix, the annotation the whole name", () => {
+  const swh = makeSwh({ spec });
+  const node = `${"worker-7".padEnd(60, "x")}.rack-12.datacenter-east.example.com`;
+  const pods = [
+    makePod({ name: "a", node, ips: ["10.0.0.1"], ports: [{ name: "web", containerPort: 8080 }] }),
+  ];
+  const [long] = desiredSlices(swh, node, selectEndpoints(swh, pods, node), () => true);
+  strictEqual(long.metadata.labels?.[NODE_LABEL], nodeLabelValue(node));
+  ok(node.startsWith(long.metadata.labels?.[NODE_LABEL] ?? "-") && nodeLabelValue(node).length <= 63);
+  deepStrictEqual(long.metadata.annotations, { [NODE_ANNOTATION]: node });
+  strictEqual(long.endpoints[0].nodeName, node);
+  // Short names (every node so far): no annotation, so no slice of an existing cluster is rewritten.
+  const [short] = desiredSlices(
+    swh,
+    "node-a",
+    selectEndpoints(swh, [{ ...pods[0], spec: { ...pods[0].spec!, nodeName: "node-a" } }], "node-a"),
+    () => true,
+  );
+  strictEqual(short.metadata.annotations, undefined);
+  // The annotation is part of what the agent compares (a slice missing it is rewritten).
+  const bare = { ...long, metadata: { ...long.metadata, annotations: undefined } };
+  ok(sliceContent(bare) !== sliceContent(long));
 });
 
 Deno.test("one slice per address family and resolved port set; none when nothing passes", () => {

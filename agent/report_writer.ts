@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { NODE_LABEL, reportName } from "../crds/conventions.ts";
+import { NODE_LABEL, nodeLabelValue, reportName } from "../crds/conventions.ts";
 import { REPORT_KIND } from "../crds/names.ts";
 import type { SwhNodeReport, SwhReference } from "../crds/report.ts";
 import { ReportResource } from "../crds/resource.ts";
@@ -135,7 +135,7 @@ export class ReportWriter {
     const body: SwhNodeReport = {
       apiVersion: SWH_API_VERSION,
       kind: REPORT_KIND,
-      metadata: { name, namespace: this.#namespace, labels: { [NODE_LABEL]: this.#node } },
+      metadata: { name, namespace: this.#namespace, labels: { [NODE_LABEL]: nodeLabelValue(this.#node) } },
       swh: { namespace: swh.namespace, name: swh.name, uid: swh.uid },
       node: this.#node,
       ...(swh.generation !== undefined ? { observedGeneration: swh.generation } : {}),

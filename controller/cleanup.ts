@@ -9,7 +9,7 @@
  * @module
  */
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
-import { agentFieldManager, NODE_LABEL } from "../crds/conventions.ts";
+import { agentFieldManager, sliceNode } from "../crds/conventions.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import { ReportResource } from "../crds/resource.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
@@ -63,7 +63,7 @@ export async function deleteLeftovers(
   const key = `${namespace}/${name}`;
   const uid = swh?.metadata.uid;
   for (const slice of ctx.slicesBySwh.get(key)) {
-    const node = vanishedNode(ctx, slice.metadata?.labels?.[NODE_LABEL]);
+    const node = vanishedNode(ctx, sliceNode(slice));
     const stale = !swh || !(slice.metadata?.ownerReferences ?? []).some((o) => o.uid === uid);
     if (!node && !stale) continue;
     await deleteExact(ctx, EndpointSlices, slice as IEndpointSlice, signal);

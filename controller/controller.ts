@@ -20,8 +20,8 @@ import {
   DEFAULT_OPERATOR_NAMESPACE,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
-  NODE_LABEL,
   SERVICE_NAME_LABEL,
+  sliceNode,
 } from "../crds/conventions.ts";
 import { WorkQueue } from "../kube/workqueue.ts";
 import type { Action } from "../kube/workqueue.ts";
@@ -226,7 +226,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     return name ? [`${s.metadata?.namespace}/${name}`] : [];
   });
   const slicesByNode = new Index(slices, (s) => {
-    const node = s.metadata?.labels?.[NODE_LABEL];
+    const node = sliceNode(s);
     return node ? [node] : [];
   });
   const reportsBySwh = new Index(reports, (r) => [`${r.swh.namespace}/${r.swh.name}`]);

@@ -11,7 +11,7 @@
  */
 import { metaTime as timestamp } from "../kube/time.ts";
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
-import { NODE_LABEL } from "../crds/conventions.ts";
+import { sliceNode } from "../crds/conventions.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhEndpointStatus } from "../crds/schema.ts";
 import { MAX_STATUS_ENDPOINTS } from "../crds/status.ts";
@@ -64,7 +64,7 @@ export function aggregateEndpoints(
         published.set(
           pod,
           p = {
-            node: ep.nodeName ?? slice.metadata?.labels?.[NODE_LABEL],
+            node: ep.nodeName ?? sliceNode(slice),
             addresses: [],
             serving: false,
             terminating: false,

@@ -17,7 +17,7 @@ import type { Logger } from "../ops/log.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
-import { CONTROLLER_FIELD_MANAGER, NODE_LABEL } from "../crds/conventions.ts";
+import { CONTROLLER_FIELD_MANAGER, sliceNode } from "../crds/conventions.ts";
 import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
 import {
   builtInSlicesSelector,
@@ -359,7 +359,7 @@ function soonest(a: Action, b: Action): Action {
 function agentsVerdict(ctx: ReconcileContext, swh: ServiceWithHealthchecks): ConditionVerdict {
   const key = `${swh.metadata.namespace}/${swh.metadata.name}`;
   const nodes = new Set([
-    ...ctx.slicesBySwh.get(key).map((s) => s.metadata?.labels?.[NODE_LABEL] ?? ""),
+    ...ctx.slicesBySwh.get(key).map((s) => sliceNode(s) ?? ""),
     ...ctx.reportsBySwh.get(key).map((r) => r.node),
   ].filter(Boolean));
   const stale = [...nodes].filter((n) => ctx.liveness.stale(n)).sort();

@@ -13,9 +13,13 @@ export const DEFAULT_OPERATOR_NAMESPACE = "swh-system";
 /** Field manager of the controller (Service, SWH status conditions and counts, mirrored Secrets). */
 export const CONTROLLER_FIELD_MANAGER = "swh-controller";
 
-/** Field manager of the agent on `node` (its EndpointSlices and its pods' `status.endpoints` entries). */
+/**
+ * Field manager of the agent on `node` (its EndpointSlices, node reports and heartbeat Lease). Field managers
+ * stop at 128 characters and node names at 253: a longer one ends in a digest of the node's name instead.
+ */
 export function agentFieldManager(node: string): string {
-  return `swh-agent-${node}`;
+  const manager = `swh-agent-${node}`;
+  return manager.length <= 128 ? manager : `swh-agent-${node.slice(0, 80)}-${digest(node)}`;
 }
 
 /** Label every EndpointSlice carries so kube-proxy ties it to the Service (Kubernetes' own key). */
@@ -26,8 +30,36 @@ export const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "swh-agent.network.deckhouse.io";
 /** Kubernetes' value of {@link MANAGED_BY_LABEL} on the slices its EndpointSlice controller keeps for selectors. */
 export const BUILT_IN_MANAGED_BY_VALUE = "endpointslice-controller.k8s.io";
-/** Label naming the node whose agent owns an EndpointSlice (clean-up of vanished nodes selects on it). */
+/**
+ * Label naming the node whose agent owns an EndpointSlice or node report (each agent selects its own by it);
+ * its value is {@link nodeLabelValue}.
+ */
 export const NODE_LABEL = "network.deckhouse.io/swh-node";
+/**
+ * Annotation on an agent's EndpointSlice whose node name is longer than a label value: the full name (read it
+ * with {@link sliceNode}).
+ */
+export const NODE_ANNOTATION = "network.deckhouse.io/swh-node-name";
+
+/** Longest label value Kubernetes accepts. */
+const LABEL_VALUE_MAX = 63;
+
+/**
+ * The value of {@link NODE_LABEL} for `node`: the node's name, or for a name longer than a label value (node
+ * names may have 253 characters, label values 63) its first 63 characters without trailing `-` and `.`.
+ * Chosen so that deploy/admission.yaml can check it in CEL; two long names that share those characters share
+ * the label, so agents also compare {@link sliceNode} (a slice) or the report's `node`.
+ */
+export function nodeLabelValue(node: string): string {
+  return node.length <= LABEL_VALUE_MAX ? node : node.slice(0, LABEL_VALUE_MAX).replace(/[-.]+$/, "");
+}
+
+/** The node whose agent wrote `slice`: its {@link NODE_ANNOTATION} for a name too long for the label. */
+export function sliceNode(
+  slice: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } },
+): string | undefined {
+  return slice.metadata?.annotations?.[NODE_ANNOTATION] ?? slice.metadata?.labels?.[NODE_LABEL];
+}
 
 /** Label on each agent's heartbeat Lease in the operator namespace (the controller watches these only). */
 export const AGENT_LEASE_LABEL = "network.deckhouse.io/swh-agent-heartbeat";

@@ -34,6 +34,11 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * `metadata.name`, `metadata.namespace` and `metadata.resourceVersion`.
    */
   transform?: (obj: T) => T;
+  /**
+   * Which objects (after `transform`) to cache, for what selectors cannot say: the others are treated as absent
+   * (one that stops being accepted is deleted from the cache, with a `delete` event).
+   */
+  accept?: (obj: T) => boolean;
   /** Recovered watch errors and handler exceptions (for logs and metrics). */
   onError?: (info: WatcherErrorInfo | { error: unknown; action: "handler" }) => void;
   /** Every watch event received, with its size on the wire (see `WatchOptions.onReceive`). */
@@ -94,24 +99,31 @@ export class Informer<T extends KubeObject> extends StoreBackedInformer<T> {
   }
 
   #apply(event: WatcherEvent<T>): void {
-    const transform = this.#opts.transform;
+    const { transform, accept } = this.#opts;
     if (transform && event.type !== "Restarted") event = { ...event, object: transform(event.object) };
     switch (event.type) {
       case "Restarted":
-        this.store.replace(event.objects);
+        this.store.replace(accept ? event.objects.filter(accept) : event.objects);
         return;
       case "Added":
       case "Modified": {
+        if (accept && !accept(event.object)) {
+          const gone = this.store.delete(objectKey(event.object));
+          if (gone) this.store.emit({ type: "delete", object: gone });
+          return;
+        }
         const old = this.store.set(event.object);
         this.store.emit(
           old ? { type: "update", object: event.object, old } : { type: "add", object: event.object },
         );
         return;
       }
-      case "Deleted":
-        this.store.delete(objectKey(event.object));
-        this.store.emit({ type: "delete", object: event.object });
+      case "Deleted": {
+        const gone = this.store.delete(objectKey(event.object));
+        // An object never accepted was never seen by handlers.
+        if (gone || !accept) this.store.emit({ type: "delete", object: event.object });
         return;
+      }
     }
   }
 }

@@ -17,6 +17,7 @@ import type { WatchEvent } from "../../kube/mod.ts";
 import {
   DEFAULT_OPERATOR_NAMESPACE,
   NODE_LABEL,
+  nodeLabelValue,
   selectorAnnotation,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
@@ -328,9 +329,11 @@ export async function reportsOf(
   namespace = DEFAULT_OPERATOR_NAMESPACE,
 ): Promise<Map<string, SwhNodeReport>> {
   const list = await Api.namespaced(ctx.transport, ReportResource, namespace).list({
-    labelSelector: `${NODE_LABEL}=${node}`,
+    labelSelector: `${NODE_LABEL}=${nodeLabelValue(node)}`,
   });
-  return new Map(list.items.filter((r) => r.swh.namespace === ctx.ns).map((r) => [r.swh.name, r]));
+  return new Map(
+    list.items.filter((r) => r.swh.namespace === ctx.ns && r.node === node).map((r) => [r.swh.name, r]),
+  );
 }
 
 /** The repository root (subprocess agents run from there so deno.json's imports resolve). */

@@ -7,6 +7,7 @@ import { deepStrictEqual, ok } from "node:assert";
 import { kubectl, kubectlOk } from "../support/kubectl.ts";
 import { requireTestKubeconfig, requireTestKubectl } from "../support/env.ts";
 import { createAgentPod } from "../../tools/lab/operator.ts";
+import { NODE_ANNOTATION, nodeLabelValue } from "../../crds/conventions.ts";
 
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
 
@@ -52,28 +53,35 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
   }
   const id = crypto.randomUUID().slice(0, 6);
   const node = `node-adm-${id}`, other = `node-other-${id}`, ns = `adm-${id}`, pod = `swh-agent-${node}`;
-  await kubectlOk(["create", "namespace", ns]);
-  try {
-    for (const n of [node, other]) {
-      await kubectlOk(
-        ["create", "-f", "-"],
-        JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: n } }),
-      );
-    }
-    // A stand-in for the agent's DaemonSet pod on `node`, so a token can be bound to it (and so to the node).
-    deepStrictEqual(await createAgentPod(kubectlOk, "swh-system", node), pod);
-    const podUid =
-      (await kubectlOk(["-n", "swh-system", "get", "pod", pod, "-o", "jsonpath={.metadata.uid}"])).trim();
-    const bound = (await kubectlOk([
+  // Node names may have 253 characters, label values 63: two that share their first 63.
+  const long = `${`node-adm-long-${id}`.padEnd(60, "x")}.rack-12.datacenter-east.example.com`;
+  const longOther = `${long.slice(0, 70)}.other.example.com`;
+  const nodes = [node, other, long, longOther];
+  /** A token bound to a stand-in for the agent's DaemonSet pod on node `n` (and so to the node). */
+  const boundToken = async (n: string) => {
+    const name = await createAgentPod(kubectlOk, "swh-system", n);
+    const uid = (await kubectlOk(["-n", "swh-system", "get", "pod", name, "-o", "jsonpath={.metadata.uid}"]))
+      .trim();
+    return (await kubectlOk([
       "-n",
       "swh-system",
       "create",
       "token",
       "swh-agent",
       "--bound-object-kind=Pod",
-      `--bound-object-name=${pod}`,
-      `--bound-object-uid=${podUid}`,
+      `--bound-object-name=${name}`,
+      `--bound-object-uid=${uid}`,
     ])).trim();
+  };
+  await kubectlOk(["create", "namespace", ns]);
+  try {
+    for (const n of nodes) {
+      await kubectlOk(
+        ["create", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: n } }),
+      );
+    }
+    const bound = await boundToken(node);
     const unbound = (await kubectlOk(["-n", "swh-system", "create", "token", "swh-agent"])).trim();
     // An SWH to own the slices (else garbage collection removes them as orphans while the test runs).
     await kubectlOk(
@@ -91,7 +99,13 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
     );
     const swhUid = (await kubectlOk(["-n", ns, "get", "swh", "web", "-o", "jsonpath={.metadata.uid}"]))
       .trim();
-    const slice = (name: string, n: string, managedBy: string, owner: string) =>
+    const slice = (
+      name: string,
+      n: string,
+      managedBy: string,
+      owner: string,
+      nodeNote: { label?: string; annotation?: string } = {},
+    ) =>
       JSON.stringify({
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
@@ -101,8 +115,9 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
           labels: {
             "kubernetes.io/service-name": "web",
             "endpointslice.kubernetes.io/managed-by": managedBy,
-            "network.deckhouse.io/swh-node": n,
+            "network.deckhouse.io/swh-node": nodeNote.label ?? n,
           },
+          ...(nodeNote.annotation ? { annotations: { [NODE_ANNOTATION]: nodeNote.annotation } } : {}),
           ownerReferences: [{
             apiVersion: "network.deckhouse.io/v1alpha1",
             kind: "ServiceWithHealthchecks",
@@ -123,6 +138,7 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
         ["another node's slice", slice("theirs", other, ours, "web")],
         ["a slice for a Service the SWH is not named after", slice("foreign", node, ours, "other")],
         ["a slice not labelled as ours", slice("unlabelled", node, "endpointslice-controller.k8s.io", "web")],
+        ["a slice naming another node in full", slice("named", node, ours, "web", { annotation: other })],
       ]
     ) {
       const denied = await apply(bound, body);
@@ -153,6 +169,49 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
       });
     ok((await apply(bound, report(node))).ok);
     deepStrictEqual((await apply(bound, report(other))).ok, false, "another node's report");
+
+    // A node whose name is longer than a label value (63): its label is the name's first 63 characters (without a
+    // trailing '-' or '.'), and its slices name it in full in an annotation, which must be there.
+    const longToken = await boundToken(long);
+    const label = nodeLabelValue(long);
+    ok(label !== long && long.startsWith(label));
+    const longOwn = await apply(longToken, slice("long-own", long, ours, "web", { label, annotation: long }));
+    ok(longOwn.ok, longOwn.text);
+    for (
+      const [what, body] of [
+        ["no full name", slice("long-bare", long, ours, "web", { label })],
+        [
+          "a shorter prefix",
+          slice("long-short", long, ours, "web", { label: label.slice(0, 20), annotation: long }),
+        ],
+        [
+          "another node's full name",
+          slice("long-other", long, ours, "web", { label, annotation: longOther }),
+        ],
+        [
+          "a long node's slice of another node",
+          slice("long-theirs", node, ours, "web", { annotation: node }),
+        ],
+      ]
+    ) {
+      const denied = await apply(longToken, body);
+      deepStrictEqual(denied.ok, false, `${what} must be denied: ${denied.text}`);
+      ok(denied.text.includes("swh-agent-endpointslices"), denied.text);
+    }
+    const longReport = JSON.stringify({
+      apiVersion: "network.deckhouse.io/v1alpha1",
+      kind: "ServiceWithHealthchecksNodeReport",
+      metadata: {
+        name: `r-${long}`,
+        namespace: "swh-system",
+        labels: { "network.deckhouse.io/swh-node": label },
+      },
+      swh: { namespace: ns, name: "web", uid: swhUid },
+      node: long,
+      endpoints: [],
+    });
+    const reported = await apply(longToken, longReport);
+    ok(reported.ok, reported.text);
   } finally {
     await kubectl(["delete", "namespace", ns, "--wait=false"]);
     await kubectl([
@@ -161,13 +220,15 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
       "delete",
       "pod,lease,servicewithhealthchecksnodereports",
       pod,
+      `swh-agent-${long}`,
       `swh-agent-${node}`,
       `r-${node}`,
+      `r-${long}`,
       "--ignore-not-found",
-      // The pod is bound to a node without a kubelet: nobody would confirm a graceful deletion.
+      // The pods are bound to nodes without a kubelet: nobody would confirm a graceful deletion.
       "--grace-period=0",
       "--force",
     ]);
-    await kubectl(["delete", "node", node, other, "--ignore-not-found"]);
+    await kubectl(["delete", "node", ...nodes, "--ignore-not-found"]);
   }
 });

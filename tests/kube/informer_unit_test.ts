@@ -119,6 +119,42 @@ Deno.test("informer: watch resumes from the last resourceVersion (bookmarks incl
   assertEquals(informer.list().map((o) => o.metadata?.name).sort(), ["a", "b", "d"]);
 });
 
+Deno.test("informer accept: refused objects are never cached nor seen; one that stops being accepted is deleted", async () => {
+  const owned = (name: string, rv: string, owner: string): IConfigMap => ({
+    ...cm(name, rv),
+    data: { owner },
+  });
+  const transport = new ScriptedTransport(
+    [{ items: [owned("a", "10", "me"), owned("x", "11", "other")], rv: "11" }],
+    [
+      [
+        { type: "ADDED", object: owned("y", "12", "other") },
+        { type: "MODIFIED", object: owned("x", "13", "other") },
+        { type: "DELETED", object: owned("y", "14", "other") },
+        { type: "ADDED", object: owned("b", "15", "me") },
+        { type: "MODIFIED", object: owned("a", "16", "other") },
+      ],
+      "hang",
+    ],
+  );
+  const informer = new Informer(Api.namespaced(transport, ConfigMaps, "ns"), {
+    accept: (o) => o.data?.owner === "me",
+  });
+  const events: string[] = [];
+  informer.subscribe((e) =>
+    events.push(`${e.type}:${e.object.metadata?.name}@${e.object.metadata?.resourceVersion}`)
+  );
+  const ac = new AbortController();
+  const stopped = informer.start(ac.signal);
+  await informer.synced;
+  await waitFor(() => transport.calls.includes("watch@16"), { what: "the watch after the events" });
+  ac.abort();
+  await stopped;
+  // a: listed, then no longer accepted → deleted (its last accepted state); x and y: never seen.
+  assertEquals(events, ["add:a@10", "add:b@15", "delete:a@10"]);
+  assertEquals(informer.list().map((o) => o.metadata?.name), ["b"]);
+});
+
 Deno.test("watcher backoff: exponential, capped, reset after a quiet period", () => {
   let now = 0;
   const b = new ResettingBackoff({ initialMs: 100, maxMs: 1000, resetAfterMs: 5000 }, () => now);
