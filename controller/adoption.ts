@@ -94,8 +94,12 @@ export async function releaseService(
 ): Promise<Action> {
   const { namespace = "", name = "" } = swh.metadata;
   const refs = service?.metadata?.ownerReferences ?? [];
-  if (service && refs.some((r) => r.uid === swh.metadata.uid)) {
-    const saved = service.metadata?.annotations?.[ADOPTED_SELECTOR_ANNOTATION];
+  const saved = service?.metadata?.annotations?.[ADOPTED_SELECTOR_ANNOTATION];
+  // Ours to give back: owned by this SWH — or by no SWH any more but still carrying our saved selector, as after
+  // a deletion with propagationPolicy Orphan, where garbage collection removes the ownerReference first.
+  const ours = refs.some((r) => r.uid === swh.metadata.uid) ||
+    (saved !== undefined && !refs.some((r) => r.kind === SWH_KIND));
+  if (service && ours) {
     const selector = saved ? JSON.parse(saved) as Record<string, string> : undefined;
     const services = Api.namespaced(ctx.transport, Services, namespace);
     // Only the Service we saw: if it changed meanwhile, fail and retry with the new state.
@@ -141,8 +145,9 @@ export async function releaseService(
         type: "json",
         ops: [
           unchanged,
+          // "add" replaces the list, and also works when garbage collection already removed it (Orphan).
           {
-            op: "replace",
+            op: "add",
             path: "/metadata/ownerReferences",
             value: refs.filter((r) => r.uid !== swh.metadata.uid),
           },

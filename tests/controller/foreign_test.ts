@@ -4,7 +4,9 @@ import { waitFor } from "../support/wait.ts";
 import { createLogger } from "../../ops/log.ts";
 import { kubectlOk } from "../support/kubectl.ts";
 import { Api, Endpoints, EndpointSlices, Namespaces, Nodes, Services } from "../../kube/mod.ts";
-import type { KubeObject, Store } from "../../kube/mod.ts";
+import type { KubeObject, KubeTransport, Store } from "../../kube/mod.ts";
+import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
+import { ADOPTED_SELECTOR_ANNOTATION, RELEASE_FINALIZER } from "../../controller/adoption.ts";
 import { EventRecorder } from "../../kube/events.ts";
 import { ReconcileError, reconcileSwh, SwhResource } from "../../controller/mod.ts";
 import type { ReconcileContext } from "../../controller/reconcile.ts";
@@ -93,34 +95,8 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
       what: "the built-in Endpoints",
     });
 
-    // An agent publishes a verified endpoint: the selector goes, and so do the built-in leftovers. (Its node
-    // must exist: the controller removes slices of nodes that do not.)
-    const node = `node-${ns}`;
-    await Api.cluster(transport, Nodes).create({ metadata: { name: node } });
-    const legacy = await swhs.get("legacy");
-    await slices.apply({
-      metadata: {
-        name: "legacy-node-a",
-        labels: {
-          [SERVICE_NAME_LABEL]: "legacy",
-          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
-          [NODE_LABEL]: "node-a",
-        },
-        ownerReferences: [{
-          apiVersion: "network.deckhouse.io/v1alpha1",
-          kind: "ServiceWithHealthchecks",
-          name: "legacy",
-          uid: legacy.metadata.uid!,
-        }],
-      },
-      addressType: "IPv4",
-      endpoints: [{
-        addresses: ["192.0.2.10"],
-        nodeName: node,
-        conditions: { ready: true, serving: true },
-        targetRef: { kind: "Pod", namespace: ns, name: "legacy-0", uid: "uid-legacy-0" },
-      }],
-    }, { fieldManager: agentFieldManager(node) });
+    // An agent publishes a verified endpoint: the selector goes, and so do the built-in leftovers.
+    const node = await publishVerifiedEndpoint(transport, ns, swhs, "legacy");
     const adopted = await waitFor(async () => {
       const s = await services.get("legacy");
       return s.metadata?.ownerReferences?.some((r) => r.kind === "ServiceWithHealthchecks") &&
@@ -196,7 +172,7 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
     const released = await services.get("legacy");
     deepStrictEqual(released.spec?.selector, { app: "legacy" });
     deepStrictEqual(released.spec?.clusterIP, original.spec?.clusterIP);
-    deepStrictEqual(released.metadata?.annotations?.["network.deckhouse.io/adopted-selector"], undefined);
+    deepStrictEqual(released.metadata?.annotations?.[ADOPTED_SELECTOR_ANNOTATION], undefined);
     deepStrictEqual(
       released.metadata?.annotations?.[SERVICE_SELECTOR_ANNOTATION],
       undefined,
@@ -315,3 +291,83 @@ Deno.test("a cache that has not seen a foreign Service yet never makes the contr
 function bigints(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
+
+/**
+ * Stands in for an agent: publishes a slice with one ready endpoint of SWH `name` on a fresh node (its node must
+ * exist: the controller removes slices of nodes that do not). Returns the node, for the test to delete.
+ */
+async function publishVerifiedEndpoint(
+  transport: KubeTransport,
+  ns: string,
+  swhs: Api<ServiceWithHealthchecks>,
+  name: string,
+): Promise<string> {
+  const node = `node-${ns}`;
+  await Api.cluster(transport, Nodes).create({ metadata: { name: node } });
+  const swh = await swhs.get(name);
+  await Api.namespaced(transport, EndpointSlices, ns).apply({
+    metadata: {
+      name: `${name}-node-a`,
+      labels: { [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [NODE_LABEL]: "node-a" },
+      ownerReferences: [{
+        apiVersion: "network.deckhouse.io/v1alpha1",
+        kind: "ServiceWithHealthchecks",
+        name,
+        uid: swh.metadata.uid!,
+      }],
+    },
+    addressType: "IPv4",
+    endpoints: [{
+      addresses: ["192.0.2.10"],
+      nodeName: node,
+      conditions: { ready: true, serving: true },
+      targetRef: { kind: "Pod", namespace: ns, name: `${name}-0`, uid: `uid-${name}-0` },
+    }],
+  }, { fieldManager: agentFieldManager(node) });
+  return node;
+}
+
+Deno.test("roll-back with propagationPolicy Orphan: the Service garbage collection orphaned still gets its selector back", async () => {
+  await withController("orphan", async ({ transport, ns, swhs }) => {
+    const services = Api.namespaced(transport, Services, ns);
+    const original = await services.create({
+      metadata: { name: "legacy" },
+      spec: { selector: { app: "legacy" }, ports: [{ port: 5432, targetPort: 5432 }] },
+    });
+    await applySwh(
+      swhs,
+      swhBody("legacy", { ports: [{ name: "pg", port: 5432, targetPort: 5432, protocol: "TCP" }] }, {
+        annotations: { [ADOPT_SERVICE_ANNOTATION]: "true" },
+      }),
+    );
+    await waitForCondition(swhs, "legacy", "ServiceReady", (c) => c.reason === "ServiceHandOver");
+    const node = await publishVerifiedEndpoint(transport, ns, swhs, "legacy");
+    try {
+      await waitFor(async () => !(await services.get("legacy")).spec?.selector, {
+        what: "the selector removed",
+      });
+      // Garbage collection removes the SWH's ownerReferences from the Service (and slices) before the SWH goes;
+      // the release finalizer keeps it until the controller has given the Service back.
+      await swhs.delete("legacy", { propagationPolicy: "Orphan" });
+      const released = await waitFor(async () => {
+        const s = await services.get("legacy");
+        return s.spec?.selector && !s.metadata?.annotations?.[ADOPTED_SELECTOR_ANNOTATION] ? s : undefined;
+      }, { what: "the orphaned Service given back with its selector", timeoutMs: 20_000 });
+      deepStrictEqual(released.spec?.selector, { app: "legacy" });
+      deepStrictEqual(released.spec?.clusterIP, original.spec?.clusterIP);
+      deepStrictEqual(released.metadata?.ownerReferences ?? [], []);
+      deepStrictEqual(released.metadata?.annotations?.[SERVICE_SELECTOR_ANNOTATION], undefined);
+      // Our finalizer goes (the SWH itself waits for garbage collection's own "orphan" finalizer, which takes
+      // kube-controller-manager some seconds more).
+      let left: unknown;
+      await waitFor(async () => {
+        const finalizers = (left = (await swhs.getOpt("legacy"))?.metadata?.finalizers) as
+          | string[]
+          | undefined;
+        return !finalizers?.includes(RELEASE_FINALIZER);
+      }, { what: "the release finalizer removed", lastSeen: () => left });
+    } finally {
+      await Api.cluster(transport, Nodes).delete(node).catch(() => {});
+    }
+  });
+});
