@@ -108,11 +108,17 @@ export async function releaseService(
       path: "/metadata/resourceVersion",
       value: service.metadata?.resourceVersion,
     };
-    if (selector && Object.keys(selector).length > 0) {
-      if (JSON.stringify(service.spec?.selector ?? {}) !== JSON.stringify(selector)) {
+    const restore = selector && Object.keys(selector).length > 0 ? selector : undefined;
+    const restored = restore !== undefined &&
+      JSON.stringify(service.spec?.selector ?? {}) === JSON.stringify(restore);
+    // A foreground deletion has garbage collection delete the SWH's dependents — this Service among them — as
+    // soon as it gets to them: no waiting then; the Service goes back in one patch, at once.
+    const foreground = (swh.metadata.finalizers as string[] | undefined ?? []).includes("foregroundDeletion");
+    if (restore && !foreground) {
+      if (!restored) {
         await services.patch(name, {
           type: "json",
-          ops: [unchanged, { op: "add", path: "/spec/selector", value: selector }],
+          ops: [unchanged, { op: "add", path: "/spec/selector", value: restore }],
         }, { fieldManager: CONTROLLER_FIELD_MANAGER, signal }).catch((err) => {
           if (!isApiError(err, 404)) throw err;
         });
@@ -145,6 +151,7 @@ export async function releaseService(
         type: "json",
         ops: [
           unchanged,
+          ...(restore && !restored ? [{ op: "add" as const, path: "/spec/selector", value: restore }] : []),
           // "add" replaces the list, and also works when garbage collection already removed it (Orphan).
           {
             op: "add",

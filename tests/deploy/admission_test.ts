@@ -232,3 +232,54 @@ Deno.test("deploy/admission.yaml: each agent writes only its own node's slices, 
     await kubectl(["delete", "node", ...nodes, "--ignore-not-found"]);
   }
 });
+
+Deno.test("deploy/admission.yaml: the garbage collector may not delete a Service an SWH adopted; others may", async () => {
+  requireTestKubeconfig();
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", `${DEPLOY}admission.yaml`]);
+  const ns = `adm-gc-${crypto.randomUUID().slice(0, 6)}`;
+  await kubectlOk(["create", "namespace", ns]);
+  try {
+    const service = (name: string, annotations: Record<string, string>) =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name, namespace: ns, annotations },
+        spec: { ports: [{ port: 80 }] },
+      });
+    await kubectlOk(
+      ["create", "-f", "-"],
+      service("adopted", { "network.deckhouse.io/adopted-selector": "{}" }),
+    );
+    await kubectlOk(["create", "-f", "-"], service("plain", {}));
+    // kube-controller-manager without per-controller service accounts runs its garbage collector as itself: let
+    // that identity delete Services here (authorization comes before admission), as such clusters grant it.
+    await kubectlOk([
+      "-n",
+      ns,
+      "create",
+      "rolebinding",
+      "kcm-deletes",
+      "--clusterrole=edit",
+      "--user=system:kube-controller-manager",
+    ]);
+    // Server-side dry runs: admission decides, nothing is deleted. Both identities kube-controller-manager may use.
+    const deleteAs = (user: string, name: string) =>
+      kubectl(["--as", user, "-n", ns, "delete", "service", name, "--dry-run=server"]);
+    for (
+      const gc of [
+        "system:serviceaccount:kube-system:generic-garbage-collector",
+        "system:kube-controller-manager",
+      ]
+    ) {
+      const denied = await deleteAs(gc, "adopted");
+      deepStrictEqual(denied.code === 0, false, `${gc} deleting an adopted Service: ${denied.stdout}`);
+      ok(denied.stderr.includes("swh-adopted-services"), denied.stderr);
+      const plain = await deleteAs(gc, "plain");
+      deepStrictEqual(plain.code, 0, `${gc} deleting another Service: ${plain.stderr}`);
+    }
+    // A user (here the admin) deletes an adopted Service like any other.
+    await kubectlOk(["-n", ns, "delete", "service", "adopted"]);
+  } finally {
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  }
+});
