@@ -57,11 +57,15 @@ async function clearOperatorObjects(): Promise<void> {
     "--ignore-not-found",
   ]);
   await kubectlOk(["delete", "prioritylevelconfiguration", "swh-agents", "--ignore-not-found"]);
+  // The admission policies (and bindings, named alike) of deploy/, as other tests apply them.
+  const policies = parseAllDocuments(
+    await Deno.readTextFile(new URL("../../deploy/admission.yaml", import.meta.url)),
+  ).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } })
+    .filter((o) => o?.kind === "ValidatingAdmissionPolicy").map((o) => o.metadata?.name ?? "");
   await kubectlOk([
     "delete",
     "validatingadmissionpolicy,validatingadmissionpolicybinding",
-    "swh-agent-endpointslices",
-    "swh-agent-reports-and-heartbeat",
+    ...policies,
     "--ignore-not-found",
   ]);
   await kubectlOk(["delete", "crd", ...CRDS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
