@@ -22,6 +22,7 @@ import {
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { Api, EndpointSlices, isApiError, Services } from "../kube/mod.ts";
+import type { JsonPatchOp } from "../kube/mod.ts";
 import type { Action } from "../kube/workqueue.ts";
 import type { Logger } from "../ops/log.ts";
 import type { ReconcileContext } from "./reconcile.ts";
@@ -115,36 +116,8 @@ export async function releaseService(
     // soon as it gets to them: no waiting then; the Service goes back in one patch, at once.
     const foreground = (swh.metadata.finalizers as string[] | undefined ?? []).includes("foregroundDeletion");
     if (restore && !foreground) {
-      if (!restored) {
-        await services.patch(name, {
-          type: "json",
-          ops: [unchanged, { op: "add", path: "/spec/selector", value: restore }],
-        }, { fieldManager: CONTROLLER_FIELD_MANAGER, signal }).catch((err) => {
-          if (!isApiError(err, 404)) throw err;
-        });
-        log.info(
-          "restored the selector of the adopted Service; it stays ours until its built-in endpoints exist",
-          {
-            selector,
-          },
-        );
-        return { requeueAfterMs: HAND_BACK_POLL_MS };
-      }
-      const builtIn = await Api.namespaced(ctx.transport, EndpointSlices, namespace).list({
-        labelSelector: builtInSlicesSelector(name),
-        limit: 1,
-        signal,
-      });
-      const waitedMs = ctx.now().getTime() - Date.parse(String(swh.metadata.deletionTimestamp));
-      if (builtIn.items.length === 0) {
-        if (waitedMs < HAND_BACK_WAIT_MS) return { requeueAfterMs: HAND_BACK_POLL_MS };
-        log.warn(
-          "giving the adopted Service back before the built-in EndpointSlice controller published it",
-          {
-            waitedMs,
-          },
-        );
-      }
+      const waiting = await handBackPending(ctx, swh, restored ? undefined : restore, unchanged, log, signal);
+      if (waiting) return waiting;
     }
     try {
       await services.patch(name, {
@@ -196,4 +169,45 @@ export async function releaseService(
     if (!isApiError(err, 404)) throw err;
   }
   return {};
+}
+
+/**
+ * The first step of a hand-back (see {@link releaseService}): puts the saved selector `restore` back (when given:
+ * not yet there), then waits until the built-in EndpointSlice controller has published its slice, at most
+ * {@link HAND_BACK_WAIT_MS} from the deletion. Returns when to look again, or undefined once the Service may
+ * stop being the SWH's.
+ */
+async function handBackPending(
+  ctx: ReconcileContext,
+  swh: ServiceWithHealthchecks,
+  restore: Record<string, string> | undefined,
+  unchanged: JsonPatchOp,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<Action | undefined> {
+  const { namespace = "", name = "" } = swh.metadata;
+  if (restore) {
+    await Api.namespaced(ctx.transport, Services, namespace).patch(name, {
+      type: "json",
+      ops: [unchanged, { op: "add", path: "/spec/selector", value: restore }],
+    }, { fieldManager: CONTROLLER_FIELD_MANAGER, signal }).catch((err) => {
+      if (!isApiError(err, 404)) throw err;
+    });
+    log.info("restored the adopted Service's selector; it stays ours until its built-in endpoints exist", {
+      selector: restore,
+    });
+    return { requeueAfterMs: HAND_BACK_POLL_MS };
+  }
+  const builtIn = await Api.namespaced(ctx.transport, EndpointSlices, namespace).list({
+    labelSelector: builtInSlicesSelector(name),
+    limit: 1,
+    signal,
+  });
+  if (builtIn.items.length > 0) return undefined;
+  const waitedMs = ctx.now().getTime() - Date.parse(String(swh.metadata.deletionTimestamp));
+  if (waitedMs < HAND_BACK_WAIT_MS) return { requeueAfterMs: HAND_BACK_POLL_MS };
+  log.warn("giving the adopted Service back before the built-in EndpointSlice controller published it", {
+    waitedMs,
+  });
+  return undefined;
 }
