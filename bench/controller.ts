@@ -11,6 +11,7 @@ import { Api, HttpTransport, Informer, loadKubeconfig, Namespaces, Services } fr
 import { createLogger } from "../ops/log.ts";
 import { startController, SwhResource } from "../controller/mod.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
+import { procCpuSeconds } from "./memory/proc.ts";
 
 const COUNT = Number(Deno.env.get("SWH_BENCH_SWHS") ?? 1000);
 
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     await seen.synced;
 
     const start = performance.now();
+    const cpuAtStart = procCpuSeconds();
     const controller = await startController({
       transport,
       operatorNamespace: opNs,
@@ -64,6 +66,8 @@ async function main(): Promise<void> {
     const writesAtServices = controller.writes();
     await controller.idle();
     const settledMs = performance.now() - start;
+    // The process's CPU (controller plus the benchmark's own Service watch) from start to settled.
+    const cpuSeconds = procCpuSeconds() - cpuAtStart;
     const writes = controller.writes();
     const rss = Deno.memoryUsage().rss;
 
@@ -85,6 +89,10 @@ async function main(): Promise<void> {
       ["controller caches synced", `${(syncedMs / 1000).toFixed(2)} s`],
       ["all Services exist", `${(allServicesMs / 1000).toFixed(1)} s`],
       ["all reconciled (status written)", `${(settledMs / 1000).toFixed(1)} s`],
+      [
+        "CPU until settled (process)",
+        `${cpuSeconds.toFixed(1)} s (${(cpuSeconds * 1000 / COUNT).toFixed(1)} ms per SWH)`,
+      ],
       ["API writes until all Services exist", String(writesAtServices)],
       ["API writes total", `${writes} (${(writes / COUNT).toFixed(2)} per SWH)`],
       ["  by resource/verb", byKind.join(" ")],

@@ -11,7 +11,7 @@ import type { Index } from "../kube/index.ts";
 import type { KubeTransport, PartialObjectMetadata, Store } from "../kube/mod.ts";
 import { Api, Endpoints, EndpointSlices, isApiError, KubeApiError, Pods, Services } from "../kube/mod.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { applyWouldChange, claimCreatedFields } from "../kube/ssa.ts";
+import { applyWouldChange, createOnly } from "../kube/ssa.ts";
 import type { Action } from "../kube/workqueue.ts";
 import type { Logger } from "../ops/log.ts";
 import type { SwhNodeReport } from "../crds/report.ts";
@@ -418,17 +418,15 @@ async function applyService(
     applyWouldChange(observed, desired, { manager: CONTROLLER_FIELD_MANAGER, listKeys: SERVICE_LIST_KEYS })
   ) {
     if (ownership === "absent") {
-      // Create, never apply: an apply would patch a Service someone made since our cache last saw none, and so
-      // take it over; a POST fails on it (409: retried once the cache has caught up). Then our fields are
-      // claimed as applied, so a field dropped from the SWH later is dropped from the Service.
-      const created = await services.create(desired, { fieldManager: CONTROLLER_FIELD_MANAGER, signal });
-      const claim = claimCreatedFields(created, CONTROLLER_FIELD_MANAGER, desired, SERVICE_LIST_KEYS);
-      stored = claim
-        ? await services.patch(name, { type: "json", ops: claim }, {
-          fieldManager: CONTROLLER_FIELD_MANAGER,
-          signal,
-        })
-        : created;
+      // Create only: a plain apply would patch a Service someone made since our cache last saw none, and so
+      // take it over; a create-only apply fails on it (409: retried once the cache has caught up). One request
+      // that leaves our fields owned as applied, so a field dropped from the SWH later is dropped from the
+      // Service (a POST needed a second write to claim them, and each write reaches every agent).
+      stored = await services.apply(createOnly(desired), {
+        fieldManager: CONTROLLER_FIELD_MANAGER,
+        force: true,
+        signal,
+      });
     } else {
       // The uid is a precondition: if the Service we saw was replaced meanwhile, the apply fails (422) instead of
       // changing the newcomer. force: the controller is the authority on the fields it sends.

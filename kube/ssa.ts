@@ -11,7 +11,6 @@
  *
  * @module
  */
-import type { JsonPatchOp } from "./api.ts";
 import type { KubeObject } from "./resources.ts";
 
 /**
@@ -172,67 +171,18 @@ export function sameFieldSets(owned: ReadonlySet<string>, applied: ReadonlySet<s
 }
 
 /**
- * A JSON patch turning `manager`'s `Update` entry of a freshly created object into an `Apply` entry, so the
- * fields it set by creating are owned as if it had applied them (a later apply that drops a field removes it).
- * For "create if absent, never touch someone else's": a POST fails on an existing object, an apply does not.
- * The patch tests the resourceVersion, so it changes exactly the object that was created. Undefined when the
- * manager has no such entry.
- *
- * With `body` (what was created), the entry is also narrowed to the fields `body` sets: a create records the
- * fields the server defaulted (a Service's `sessionAffinity`, `internalTrafficPolicy`) as the creator's, which
- * an apply would not own — left in, {@link applyWouldChange} would ask for one more write after every create.
+ * The resourceVersion of etcd's empty start: every write gets a later revision, so no stored object ever has it.
+ * As the precondition of an apply it fails on any existing object.
  */
-export function claimCreatedFields(
-  created: KubeObject,
-  manager: string,
-  body?: Json,
-  listKeys: ListMapKeys = {},
-): JsonPatchOp[] | undefined {
-  const entries = created.metadata?.managedFields ?? [];
-  const i = entries.findIndex((m) => m.manager === manager && m.operation === "Update" && !m.subresource);
-  if (i < 0) return undefined;
-  const ops: JsonPatchOp[] = [
-    { op: "test", path: "/metadata/resourceVersion", value: created.metadata?.resourceVersion },
-    { op: "test", path: `/metadata/managedFields/${i}/manager`, value: manager },
-    { op: "replace", path: `/metadata/managedFields/${i}/operation`, value: "Apply" },
-  ];
-  if (body !== undefined && entries[i].fieldsV1 !== undefined) {
-    const applied = appliedFieldPaths(body, listKeys);
-    const narrowed = narrowFieldsV1(entries[i].fieldsV1, (path) => ownedByApply(path, applied));
-    ops.push({ op: "replace", path: `/metadata/managedFields/${i}/fieldsV1`, value: narrowed ?? {} });
-  }
-  return ops;
-}
+const NEVER_STORED_RESOURCE_VERSION = "1";
 
 /**
- * Whether an owned leaf `path` is one an apply of the `applied` paths would own: the same path, a prefix of
- * applied paths (an atomic struct recorded as one leaf), or below an applied path (an atomic value's members).
+ * `obj` as a create-only apply body: applied, it creates the object if absent — owned by the manager exactly as
+ * an apply owns it, in one request — and is refused with 409 Conflict (even with `force`) if an object of that
+ * name exists, because its resourceVersion precondition can match no stored object. For "create if absent,
+ * never touch someone else's" where a POST would record the creator as an `Update` manager of every field,
+ * defaulted ones included.
  */
-function ownedByApply(path: string, applied: ReadonlySet<string>): boolean {
-  if (applied.has(path)) return true;
-  for (const a of applied) if (a.startsWith(path + SEP) || path.startsWith(a + SEP)) return true;
-  return false;
-}
-
-/**
- * `fieldsV1` with only the leaves `keep` accepts (by the path {@link managedFieldPaths} gives them), shaped as an
- * apply records it: a create marks maps and lists themselves as owned ("."), an apply only list-map items.
- */
-function narrowFieldsV1(
-  node: Json,
-  keep: (path: string) => boolean,
-  path: string[] = [],
-  isItem = false,
-): Json | undefined {
-  if (!isObject(node)) return undefined;
-  const children = Object.entries(node).filter(([k]) => k !== ".");
-  if (children.length === 0) return path.length > 0 && keep(path.join(SEP)) ? node : undefined;
-  const out: Record<string, Json> = {};
-  for (const [key, child] of children) {
-    const segment = key.startsWith("k:") ? canonicalKey(JSON.parse(key.slice(2))) : key;
-    const kept = narrowFieldsV1(child, keep, [...path, segment], key.startsWith("k:"));
-    if (kept !== undefined) out[key] = kept;
-  }
-  if (Object.keys(out).length === 0) return undefined;
-  return isItem && "." in node ? { ".": node["."], ...out } : out;
+export function createOnly<T extends KubeObject>(obj: T): T {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: NEVER_STORED_RESOURCE_VERSION } };
 }

@@ -4,7 +4,7 @@ import { withNamespace } from "./helpers.ts";
 import { waitFor } from "../support/wait.ts";
 import { Api, ConfigMaps, KubeApiError, resourceType, Services } from "../../kube/mod.ts";
 import type { KubeObject, ObjectMeta } from "../../kube/mod.ts";
-import { applyWouldChange, claimCreatedFields } from "../../kube/ssa.ts";
+import { applyWouldChange, createOnly } from "../../kube/ssa.ts";
 import type { IService } from "kubernetes-models/v1/Service";
 
 /** `manager/operation` → owned keys under `data` (or under `status` when `root` says so). */
@@ -184,8 +184,8 @@ Deno.test("apply: a custom resource addressed generically, with spec and /status
   });
 });
 
-Deno.test("create + claim: the created Service is owned as if applied; applying the same body writes nothing", async () => {
-  await withNamespace("kclaim", async ({ transport, ns }) => {
+Deno.test("create-only apply: an absent Service is created owned as applied; an existing one is refused untouched", async () => {
+  await withNamespace("kcreate", async ({ transport, ns }) => {
     const services = Api.namespaced(transport, Services, ns);
     const listKeys = { "spec.ports": ["port", "protocol"] };
     const body: IService = {
@@ -194,27 +194,38 @@ Deno.test("create + claim: the created Service is owned as if applied; applying 
       metadata: { name: "web", namespace: ns, labels: { app: "web" } },
       spec: { type: "ClusterIP", ports: [{ protocol: "TCP", port: 80, targetPort: 8080 }] },
     };
-    const created = await services.create(body, { fieldManager: "creator" });
-    // The create records server-defaulted fields (sessionAffinity, internalTrafficPolicy) as the creator's.
-    const recorded = JSON.stringify(created.metadata?.managedFields);
-    assert(recorded.includes("f:sessionAffinity"), recorded);
-
-    const claim = claimCreatedFields(created, "creator", body, listKeys);
-    assert(claim);
-    const claimed = await services.patch("web", { type: "json", ops: claim }, { fieldManager: "creator" });
-    assertEquals(applyWouldChange(claimed, body, { manager: "creator", listKeys }), false);
-    const applied = await services.apply(body, { fieldManager: "creator", force: true });
+    const created = await services.apply(createOnly(body), { fieldManager: "creator", force: true });
     assertEquals(
-      applied.metadata?.resourceVersion,
-      claimed.metadata?.resourceVersion,
-      "the apply was a no-op",
+      created.metadata?.managedFields?.map((m) => `${m.manager}/${m.operation}`),
+      ["creator/Apply"],
     );
-
-    // Owned as applied: a label dropped from the body is removed by the next apply.
+    // Owned exactly as a plain apply would own it: applying the body again is a no-op, and dropping a label
+    // removes it.
+    assertEquals(applyWouldChange(created, body, { manager: "creator", listKeys }), false);
+    const again = await services.apply(body, { fieldManager: "creator", force: true });
+    assertEquals(again.metadata?.resourceVersion, created.metadata?.resourceVersion, "the apply was a no-op");
     const dropped = await services.apply({ ...body, metadata: { name: "web", namespace: ns } }, {
       fieldManager: "creator",
       force: true,
     });
     assertEquals(dropped.metadata?.labels, undefined);
+
+    // Someone else's Service of the same name: refused (409), whatever force says, and left as it was.
+    const theirs = await services.create({
+      metadata: { name: "theirs", labels: { owner: "them" } },
+      spec: { selector: { app: "theirs" }, ports: [{ protocol: "TCP", port: 80 }] },
+    }, { fieldManager: "them" });
+    const refused = await assertRejects(
+      () =>
+        services.apply(createOnly({ ...body, metadata: { name: "theirs", namespace: ns } }), {
+          fieldManager: "creator",
+          force: true,
+        }),
+      KubeApiError,
+    );
+    assertEquals(refused.code, 409);
+    const after = await services.get("theirs");
+    assertEquals(after.metadata?.resourceVersion, theirs.metadata?.resourceVersion);
+    assertEquals(after.spec?.selector, { app: "theirs" });
   });
 });
