@@ -132,6 +132,23 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
 }
 
 /**
+ * What Service `service` (as cached by {@link serviceOwners}) says of the SWH of its name: the uid of that SWH,
+ * its owner, and the generation the controller noted when it last applied the Service — the newest generation
+ * the controller validated and accepted (it does not apply an invalid spec). Undefined when the Service belongs
+ * to no SWH of its name; no generation without a usable note (an older controller, a garbled note).
+ */
+export function serviceNote(service: PartialObjectMetadata | undefined): SwhTarget | undefined {
+  const m = service?.metadata;
+  const owner = (m?.ownerReferences ?? []).find((o) => o.kind === SWH_KIND && o.name === m?.name);
+  if (!m || !owner) return undefined;
+  const generation = Number(m.annotations?.[SERVICE_GENERATION_ANNOTATION]);
+  return {
+    uid: owner.uid,
+    ...(Number.isSafeInteger(generation) && generation > 0 ? { generation } : {}),
+  };
+}
+
+/**
  * Which state of the SWH behind Service `service` (as cached by {@link serviceOwners}) this node's agent needs,
  * or undefined when it needs none. None when the Service belongs to no SWH of its name (no Service yet, or a
  * foreign one: agents publish only through their SWH's own Service). Else the SWH at the generation the
@@ -147,13 +164,8 @@ export function swhTarget(
   holds: () => boolean,
 ): SwhTarget | undefined {
   const m = service?.metadata;
-  const owner = (m?.ownerReferences ?? []).find((o) => o.kind === SWH_KIND && o.name === m?.name);
-  if (!m || !owner) return undefined;
-  const generation = Number(m.annotations?.[SERVICE_GENERATION_ANNOTATION]);
-  const target: SwhTarget = {
-    uid: owner.uid,
-    ...(Number.isSafeInteger(generation) && generation > 0 ? { generation } : {}),
-  };
+  const target = serviceNote(service);
+  if (!m || !target) return undefined;
   if (holds()) return target;
   const note = m.annotations?.[SERVICE_SELECTOR_ANNOTATION];
   if (note === undefined) return target;

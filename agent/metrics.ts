@@ -15,6 +15,8 @@ export interface AgentMetrics {
   readonly endpointsHealthy: Gauge;
   /** Endpoints on this node selected by each SWH. */
   readonly endpointsTotal: Gauge;
+  /** metadata.generation of the spec this node serves each SWH by (a node lagging its controller shows here). */
+  readonly specGeneration: Gauge;
   /** API requests that change state, by resource and verb (and `failed`). */
   readonly apiWrites: Counter;
   /** Watch streams restarted (errors, 410 relists), by resource. */
@@ -80,6 +82,11 @@ function createMetrics(registry: Registry): AgentMetrics {
     endpointsTotal: registry.gauge(
       "swh_agent_endpoints_total",
       "Endpoints on this node selected by each ServiceWithHealthchecks.",
+    ),
+    specGeneration: registry.gauge(
+      "swh_agent_spec_generation",
+      "metadata.generation of the spec this node probes and publishes each ServiceWithHealthchecks by (only " +
+        "SWHs with endpoints here): the generation the controller accepted and noted on the Service.",
     ),
     apiWrites: registry.counter("swh_agent_api_writes_total", "API writes by resource, verb and outcome."),
     watchRestarts: registry.counter("swh_agent_watch_restarts_total", "Watch restarts (errors, relists)."),

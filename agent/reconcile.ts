@@ -10,7 +10,7 @@ import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { importOnce } from "../ops/import_once.ts";
 import type { Logger } from "../ops/log.ts";
 import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
-import { ZONE_LABEL } from "./caches.ts";
+import { serviceNote, ZONE_LABEL } from "./caches.ts";
 import type { AgentCaches, SwhObject } from "./caches.ts";
 import { desiredSlices } from "./desired_slices.ts";
 import { selectEndpoints, unvalidatedSelectorMaySelect } from "./endpoints.ts";
@@ -21,12 +21,15 @@ import { reportEntries } from "./report_entries.ts";
 import type { EndpointVerdict } from "./report_entries.ts";
 import type { ReportWriter } from "./report_writer.ts";
 import type { SliceWriter } from "./slice_writer.ts";
+import { specAcceptance } from "./spec_acceptance.ts";
+import type { SwhTarget } from "./swh_specs.ts";
 import type { TransitionReporter } from "./transitions.ts";
 
 /**
- * The SWH validator (zod and the schema: ~10 MiB resident, bench/memory.ts `modules`), imported when the first
- * SWH with a pod on this node needs it: most agents of a fleet host no pod of most SWHs, and an agent that
- * hosts none never loads it. A failed import is retried on the next reconcile.
+ * The SWH validator (zod and the schema: ~10 MiB resident, bench/memory.ts `modules`), imported only when a spec
+ * the controller has not accepted must be judged here (agent/spec_acceptance.ts): with a current controller, an
+ * agent that restarts while it lags or refuses the newest spec. A failed import is retried on the next
+ * reconcile.
  */
 const loadValidator = importOnce(() => import("../crds/validate.ts"));
 
@@ -130,6 +133,48 @@ export class Reconciler {
     });
   }
 
+  /** Sets `rt.swh` from the stored `raw` as {@link specAcceptance} decides (see agent/spec_acceptance.ts). */
+  async #takeSpec(
+    key: string,
+    rt: SwhRuntime,
+    raw: SwhObject,
+    note: SwhTarget | undefined,
+    parsedFrom: string,
+  ): Promise<void> {
+    const uid = raw.metadata?.uid;
+    const generation = raw.metadata?.generation;
+    const acceptance = specAcceptance(uid, generation, note, rt.swh?.metadata.uid === uid);
+    if (acceptance === "accepted") {
+      rt.parsed = parsedFrom;
+      rt.swh = { ...raw, status: undefined } as unknown as ServiceWithHealthchecks;
+      return;
+    }
+    if (acceptance === "keep") {
+      rt.parsed = parsedFrom;
+      this.#d.log.debug("spec not accepted by the controller yet: serving by the accepted one", {
+        object: key,
+        generation,
+        noted: note?.generation,
+        kept: rt.swh?.metadata.generation,
+      });
+      return;
+    }
+    const { formatSwhErrors, validateSwh } = await loadValidator();
+    rt.parsed = parsedFrom;
+    const parsed = validateSwh({ ...raw, status: undefined });
+    if (!parsed.ok) {
+      // Admission should have refused it (the controller reports InvalidSpec with these errors). Keep serving
+      // by the last valid spec — probes go on, so a dead pod still leaves — or, with none known (a restart),
+      // leave what is published alone: a configuration slip must not become an outage.
+      this.#d.log.warn("invalid ServiceWithHealthchecks: keeping the last valid spec", {
+        object: key,
+        generation,
+        kept: rt.swh?.metadata.generation ?? "none",
+        errors: formatSwhErrors(parsed.errors),
+      });
+    } else rt.swh = parsed.value;
+  }
+
   /**
    * Brings probing, slices and the report of SWH `key` in line with the caches and verdicts. Returns
    * milliseconds after which to run again (a held-back write, a pending endpoint's grace), or undefined.
@@ -139,7 +184,9 @@ export class Reconciler {
     const raw = this.#d.caches.swhs.get(ns, name);
     if (!raw || raw.metadata?.deletionTimestamp) return await this.#teardown(key, ns, name);
     const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
-    const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}`;
+    const note = serviceNote(this.#d.caches.services.get(ns, name));
+    // The spec is decided anew only when the object or the controller's note of it changes.
+    const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}/${note?.uid}/${note?.generation}`;
     const known = this.#runtimes.get(key);
     if (known?.parsed !== parsedFrom) {
       if (!known?.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {
@@ -150,22 +197,7 @@ export class Reconciler {
       }
     }
     const rt = this.#runtime(key);
-    if (rt.parsed !== parsedFrom) {
-      const { formatSwhErrors, validateSwh } = await loadValidator();
-      rt.parsed = parsedFrom;
-      const parsed = validateSwh({ ...raw, status: undefined });
-      if (!parsed.ok) {
-        // Admission should have refused it (the controller reports InvalidSpec with these errors). Keep serving
-        // by the last valid spec — probes go on, so a dead pod still leaves — or, with none known (a restart),
-        // leave what is published alone: a configuration slip must not become an outage.
-        this.#d.log.warn("invalid ServiceWithHealthchecks: keeping the last valid spec", {
-          object: key,
-          generation: raw.metadata?.generation,
-          kept: rt.swh?.metadata.generation ?? "none",
-          errors: formatSwhErrors(parsed.errors),
-        });
-      } else rt.swh = parsed.value;
-    }
+    if (rt.parsed !== parsedFrom) await this.#takeSpec(key, rt, raw, note, parsedFrom);
     const swh = rt.swh;
     if (!swh) return;
     const periodMs = swh.spec.healthcheck.periodSeconds * 1000;
@@ -178,6 +210,7 @@ export class Reconciler {
     const labels = { namespace: ns, name };
     if (rt.endpoints.length > 0) {
       this.#d.metrics.endpointsTotal.set(labels, rt.endpoints.length);
+      this.#d.metrics.specGeneration.set(labels, swh.metadata.generation ?? 0);
       this.#d.metrics.endpointsHealthy.set(labels, rt.endpoints.filter((e) => healthy(e.key)).length);
       for (const mode of new Set(swh.spec.healthcheck.probes.map((p) => p.mode))) {
         for (const result of ["success", "failure"]) this.#d.metrics.probes.init({ ...labels, mode, result });
@@ -229,6 +262,7 @@ export class Reconciler {
   #forgetSeries(namespace: string, name: string): void {
     const labels = { namespace, name };
     this.#d.metrics.endpointsTotal.delete(labels);
+    this.#d.metrics.specGeneration.delete(labels);
     this.#d.metrics.endpointsHealthy.delete(labels);
     this.#d.metrics.probes.deleteMatching(labels);
   }

@@ -10,6 +10,11 @@
  */
 import { AGENT_PERMISSIONS, withReadablePaths } from "../../deploy/permissions.ts";
 import { parseSwh } from "../../crds/validate.ts";
+import {
+  selectorAnnotation,
+  SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SELECTOR_ANNOTATION,
+} from "../../crds/conventions.ts";
 import { makeTestPki } from "../../tests/support/postgres.ts";
 import { startFakeApiserver } from "./fake_apiserver.ts";
 import type { FakeApiserver, StoredObject } from "./fake_apiserver.ts";
@@ -326,13 +331,18 @@ export async function runAgent(opts: RunAgentOptions): Promise<AgentRunReport> {
       }
       const t0 = performance.now();
       const uid = crypto.randomUUID();
-      // Agents publish only for a Service their SWH owns (the controller's job; there is none here).
+      // Agents publish only for a Service their SWH owns, and take the spec at the generation noted on it (the
+      // controller's job; there is none here).
       api.put(SERVICES, {
         apiVersion: "v1",
         kind: "Service",
         metadata: {
           name: "web",
           namespace: NS,
+          annotations: {
+            [SERVICE_GENERATION_ANNOTATION]: "1",
+            [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation({ app: "web" }),
+          },
           ownerReferences: [{
             apiVersion: "network.deckhouse.io/v1alpha1",
             kind: "ServiceWithHealthchecks",

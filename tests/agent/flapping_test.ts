@@ -3,16 +3,14 @@
  * period (plus the first ones), while the first withdrawal of a healthy endpoint is not delayed.
  */
 import { ok } from "node:assert";
-import { startAgent } from "../../agent/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import {
   addresses,
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   httpBackend,
   recordSlices,
+  startTestAgent,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
@@ -26,12 +24,7 @@ clusterTest(
     await withCluster("agent-flap", async (ctx) => {
       const steady = httpBackend(ctx.net.v4(0));
       const flappy = httpBackend(ctx.net.v4(1), steady.port);
-      const agent = await startAgent({
-        nodeName: ctx.node,
-        transport: ctx.transport,
-        logger: createLogger("agent", { level: "error" }),
-        ...FAST,
-      });
+      const agent = await startTestAgent(ctx);
       let toggler: ReturnType<typeof setInterval> | undefined;
       try {
         for (const i of [0, 1]) await createPod(ctx, { name: `p${i}`, node: ctx.node, ips: [ctx.net.v4(i)] });

@@ -3,17 +3,15 @@
  * whether a same-named foreign Service existed before the SWH, appears later, or replaces the SWH's own.
  */
 import { deepStrictEqual } from "node:assert";
-import { startAgent } from "../../agent/mod.ts";
 import { Api, Services } from "../../kube/mod.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../crds/conventions.ts";
-import { createLogger } from "../../ops/log.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   slicesOf,
+  startTestAgent,
   tcpBackend,
   waitForAddresses,
   withCluster,
@@ -25,12 +23,7 @@ clusterTest("agent: no slice for a Service the SWH does not own, whenever that S
     const services = Api.namespaced(ctx.transport, Services, ctx.ns);
     const foreign = (name: string) =>
       services.create({ metadata: { name }, spec: { selector: { app: "other" }, ports: [{ port: 80 }] } });
-    const agent = await startAgent({
-      nodeName: ctx.node,
-      transport: ctx.transport,
-      logger: createLogger("agent", { level: "error" }),
-      ...FAST,
-    });
+    const agent = await startTestAgent(ctx);
     try {
       await createPod(ctx, { name: "web-0", node: ctx.node, ips: [ctx.net.v4(0)] });
       const spec = {

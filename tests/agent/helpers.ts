@@ -28,6 +28,7 @@ import type { SwhNodeReport } from "../../crds/report.ts";
 import { isApiError } from "../../kube/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import type { ServiceWithHealthchecks } from "../../crds/schema.ts";
+import { startAgent } from "../../agent/mod.ts";
 import type { AgentHandle, SwhObject } from "../../agent/mod.ts";
 import { requireTestKubeconfig } from "../support/env.ts";
 import { waitFor } from "../support/wait.ts";
@@ -321,6 +322,14 @@ export function swhFetches(handle: AgentHandle): number {
 
 /** Test-sized agent options: fast coalescing. */
 export const FAST = { debounceMs: 20, minWriteIntervalMs: 100 } as const;
+
+/** Agents' log in tests: errors only, unless `AGENT_LOG` names another level. */
+const testAgentLogger = createLogger("agent", { level: (Deno.env.get("AGENT_LOG") ?? "error") as "error" });
+
+/** Starts an in-process agent for `node` (default: the test's node) with {@link FAST} coalescing. */
+export function startTestAgent(ctx: TestContext, node: string = ctx.node): Promise<AgentHandle> {
+  return startAgent({ nodeName: node, transport: ctx.transport, logger: testAgentLogger, ...FAST });
+}
 
 /** The node reports written by `node`'s agent into `namespace` (default: the operator's), by SWH name. */
 export async function reportsOf(

@@ -4,11 +4,9 @@
  * with the validation message and a Warning Event; agents keep serving by the last valid spec, so probes go on
  * and a dead pod still leaves its slice.
  */
-import { startAgent } from "../../agent/mod.ts";
 import { buildSwhCrd } from "../../crds/crd.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import { installSwhCrd } from "../support/crd.ts";
 import { kubectlOk } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
@@ -17,8 +15,8 @@ import {
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   httpBackend,
+  startTestAgent,
   startTestController,
   waitForAddresses,
   withCluster,
@@ -41,12 +39,7 @@ clusterTest(
     await withCluster("agent-invalid", async (ctx) => {
       const backend = httpBackend(ctx.net.v4(0));
       const controller = await startTestController(ctx);
-      const agent = await startAgent({
-        nodeName: ctx.node,
-        transport: ctx.transport,
-        logger: createLogger("agent", { level: "error" }),
-        ...FAST,
-      });
+      const agent = await startTestAgent(ctx);
       const swhs = Api.namespaced(ctx.transport, SwhResource, ctx.ns);
       try {
         await createPod(ctx, { name: "web-0", node: ctx.node, ips: [ctx.net.v4(0)] });

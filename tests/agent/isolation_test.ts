@@ -5,16 +5,14 @@
  * what concerns its node, not with the number of nodes.
  */
 import { ok, strictEqual } from "node:assert";
-import { startAgent } from "../../agent/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api } from "../../kube/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import {
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   httpBackend,
+  startTestAgent,
   startTestController,
   swhFetches,
   waitForAddresses,
@@ -29,24 +27,14 @@ clusterTest(
   `agent: an idle agent's received events stay bounded while ${OTHERS} other agents flap endpoints`,
   async () => {
     await withCluster("agent-isolation", async (ctx) => {
-      const quiet = createLogger("agent", { level: "error" });
       const others: string[] = [];
       for (let n = 0; n < OTHERS; n++) others.push(await ctx.addNode());
       const first = httpBackend(ctx.net.v4(0));
       const backends = [first];
       for (let i = 1; i < 2 * OTHERS; i++) backends.push(httpBackend(ctx.net.v4(i), first.port));
       const controller = await startTestController(ctx, { statusIntervalMs: STATUS_INTERVAL_MS });
-      const observer = await startAgent({
-        nodeName: ctx.node,
-        transport: ctx.transport,
-        logger: quiet,
-        ...FAST,
-      });
-      const agents = await Promise.all(
-        others.map((node) =>
-          startAgent({ nodeName: node, transport: ctx.transport, logger: quiet, ...FAST })
-        ),
-      );
+      const observer = await startTestAgent(ctx);
+      const agents = await Promise.all(others.map((node) => startTestAgent(ctx, node)));
       let flapping: ReturnType<typeof setInterval> | undefined;
       try {
         // Each other node: a steady pod and a flapping one. The observer's node has none.

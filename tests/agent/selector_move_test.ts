@@ -5,18 +5,16 @@
  * controller and two agents.
  */
 import { ok, strictEqual } from "node:assert";
-import { startAgent } from "../../agent/mod.ts";
 import { SERVICE_SELECTOR_ANNOTATION } from "../../crds/conventions.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api, Services } from "../../kube/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   httpBackend,
+  startTestAgent,
   startTestController,
   swhFetches,
   waitForAddresses,
@@ -25,13 +23,12 @@ import {
 
 clusterTest("agent: a selector change hands an SWH to a node that had never fetched it", async () => {
   await withCluster("agent-selector-move", async (ctx) => {
-    const quiet = createLogger("agent", { level: "error" });
     const nodeB = await ctx.addNode();
     const a = httpBackend(ctx.net.v4(0));
     const b = httpBackend(ctx.net.v4(1), a.port);
     const controller = await startTestController(ctx);
-    const agentA = await startAgent({ nodeName: ctx.node, transport: ctx.transport, logger: quiet, ...FAST });
-    const agentB = await startAgent({ nodeName: nodeB, transport: ctx.transport, logger: quiet, ...FAST });
+    const agentA = await startTestAgent(ctx);
+    const agentB = await startTestAgent(ctx, nodeB);
     try {
       await createPod(ctx, { name: "on-a", node: ctx.node, ips: [ctx.net.v4(0)], labels: { role: "a" } });
       await createPod(ctx, { name: "on-b", node: nodeB, ips: [ctx.net.v4(1)], labels: { role: "b" } });

@@ -6,30 +6,21 @@ import {
   NODE_LABEL,
   SERVICE_NAME_LABEL,
 } from "../../crds/conventions.ts";
-import { startAgent } from "../../agent/mod.ts";
 import { SwhResource } from "../../crds/resource.ts";
 import { Api, Pods } from "../../kube/mod.ts";
-import { createLogger } from "../../ops/log.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   clusterTest,
   createPod,
   createSwh,
-  FAST,
   httpBackend,
   reportsOf,
   slicesOf,
+  startTestAgent,
   tcpBackend,
   waitForAddresses,
   withCluster,
 } from "./helpers.ts";
-import type { TestContext } from "./helpers.ts";
-
-const quiet = createLogger("agent", { level: (Deno.env.get("AGENT_LOG") ?? "error") as "error" });
-
-function agentFor(ctx: TestContext) {
-  return startAgent({ nodeName: ctx.node, transport: ctx.transport, logger: quiet, ...FAST });
-}
 
 clusterTest(
   "agent: a backend that stops leaves the slice and comes back; pod and SWH deletion clean up",
@@ -37,7 +28,7 @@ clusterTest(
     await withCluster("agent-core", async (ctx) => {
       const b1 = tcpBackend(ctx.net.v4(0));
       let b2 = tcpBackend(ctx.net.v4(1), b1.port);
-      const agent = await agentFor(ctx);
+      const agent = await startTestAgent(ctx);
       try {
         await createPod(ctx, { name: "a", node: ctx.node, ips: [ctx.net.v4(0)] });
         await createPod(ctx, { name: "b", node: ctx.node, ips: [ctx.net.v4(1)] });
@@ -99,7 +90,7 @@ clusterTest(
     await withCluster("agent-named", async (ctx) => {
       const v4 = httpBackend(ctx.net.v4(4));
       const v6 = httpBackend(ctx.net.v6(0), v4.port);
-      const agent = await agentFor(ctx);
+      const agent = await startTestAgent(ctx);
       try {
         await createPod(ctx, {
           name: "vm",
@@ -140,7 +131,7 @@ clusterTest(
   async () => {
     await withCluster("agent-term", async (ctx) => {
       const b = tcpBackend(ctx.net.v4(5));
-      const agent = await agentFor(ctx);
+      const agent = await startTestAgent(ctx);
       try {
         await createPod(ctx, {
           name: "a",
@@ -176,7 +167,7 @@ clusterTest(
   async () => {
     await withCluster("agent-headless", async (ctx) => {
       const b = tcpBackend(ctx.net.v4(6));
-      const agent = await agentFor(ctx);
+      const agent = await startTestAgent(ctx);
       try {
         await createPod(ctx, { name: "up", node: ctx.node, ips: [ctx.net.v4(6)] });
         await createPod(ctx, { name: "down", node: ctx.node, ips: [ctx.net.v4(7)] });
@@ -224,7 +215,7 @@ clusterTest(
             probes: [{ mode: "TCP", failureThreshold: 1, tcp: { targetPort: b.port } }],
           },
         });
-        const first = await agentFor(ctx);
+        const first = await startTestAgent(ctx);
         try {
           await waitForAddresses(ctx, "web", [ctx.net.v4(6)]);
           await waitFor(async () => (await reportsOf(ctx, ctx.node)).has("web"), {
@@ -237,7 +228,7 @@ clusterTest(
         // parse it) but must still take back what the last one published.
         const pods = Api.namespaced(ctx.transport, Pods, ctx.ns);
         for (const name of ["up", "down"]) await pods.delete(name, { gracePeriodSeconds: 0 });
-        const second = await agentFor(ctx);
+        const second = await startTestAgent(ctx);
         try {
           await waitFor(async () => (await slicesOf(ctx, "web")).length === 0, { what: "the slice to go" });
           await waitFor(async () => !(await reportsOf(ctx, ctx.node)).has("web"), {
