@@ -57,10 +57,13 @@ import type { SharedInformer } from "../kube/store.ts";
 import { SwhSpecs } from "./swh_specs.ts";
 import type { SwhTarget } from "./swh_specs.ts";
 
-/** A ServiceWithHealthchecks as the agent caches it: metadata and spec, validated and defaulted on use. */
+/**
+ * A ServiceWithHealthchecks as the agent caches it: metadata and spec, typed on use — taken as stored at the
+ * generation the controller accepted, validated here only where no note vouches for it (spec_acceptance.ts).
+ */
 export type SwhObject = KubeObject & { spec?: unknown };
 
-/** The ServiceWithHealthchecks resource, typed loosely here: the agent validates each object on use. */
+/** The ServiceWithHealthchecks resource, typed loosely here: the reconcile decides how to take each object. */
 const LooseSwhResource = SwhResource as unknown as ResourceType<SwhObject>;
 
 /** Keeps what selecting and probing a pod reads (selectEndpoints, resolvePort): a tenth of a full pod. */
