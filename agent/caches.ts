@@ -29,6 +29,7 @@ import {
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
   sliceNode,
 } from "../crds/conventions.ts";
 import { unvalidatedSelectorMaySelect } from "./endpoints.ts";
@@ -117,9 +118,10 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
   const owners = (m.ownerReferences ?? []).filter((o) => o.kind === SWH_KIND);
   const notes = owners.length
     ? Object.fromEntries(
-      [SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION].flatMap((key) =>
-        m.annotations?.[key] !== undefined ? [[key, m.annotations[key]]] : []
-      ),
+      [SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION, SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]
+        .flatMap((
+          key,
+        ) => m.annotations?.[key] !== undefined ? [[key, m.annotations[key]]] : []),
     )
     : {};
   return {
@@ -134,13 +136,19 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
   } as PartialObjectMetadata;
 }
 
+/** What an SWH's Service says of it: see {@link serviceNote}. */
+export interface ServiceNote extends SwhTarget {
+  /** The stored SWH lacks defaults of the programs' schema (an older CRD): validate it, do not take it as stored. */
+  defaultsMissing?: true;
+}
+
 /**
  * What Service `service` (as cached by {@link serviceOwners}) says of the SWH of its name: the uid of that SWH,
  * its owner, and the generation the controller noted when it last applied the Service — the newest generation
  * the controller validated and accepted (it does not apply an invalid spec). Undefined when the Service belongs
  * to no SWH of its name; no generation without a usable note (an older controller, a garbled note).
  */
-export function serviceNote(service: PartialObjectMetadata | undefined): SwhTarget | undefined {
+export function serviceNote(service: PartialObjectMetadata | undefined): ServiceNote | undefined {
   const m = service?.metadata;
   const owner = (m?.ownerReferences ?? []).find((o) => o.kind === SWH_KIND && o.name === m?.name);
   if (!m || !owner) return undefined;
@@ -148,6 +156,9 @@ export function serviceNote(service: PartialObjectMetadata | undefined): SwhTarg
   return {
     uid: owner.uid,
     ...(Number.isSafeInteger(generation) && generation > 0 ? { generation } : {}),
+    ...(m.annotations?.[SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION] === "true"
+      ? { defaultsMissing: true }
+      : {}),
   };
 }
 
@@ -167,8 +178,9 @@ export function swhTarget(
   holds: () => boolean,
 ): SwhTarget | undefined {
   const m = service?.metadata;
-  const target = serviceNote(service);
-  if (!m || !target) return undefined;
+  const owner = serviceNote(service);
+  if (!m || !owner) return undefined;
+  const target: SwhTarget = { uid: owner.uid, ...(owner.generation ? { generation: owner.generation } : {}) };
   if (holds()) return target;
   const note = m.annotations?.[SERVICE_SELECTOR_ANNOTATION];
   if (note === undefined) return target;

@@ -5,9 +5,10 @@ import {
   selectorAnnotation,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 } from "../crds/conventions.ts";
 import type { PartialObjectMetadata } from "../kube/mod.ts";
-import { serviceOwners, swhTarget } from "./caches.ts";
+import { serviceNote, serviceOwners, swhTarget } from "./caches.ts";
 
 function service(
   annotations?: Record<string, string>,
@@ -77,8 +78,17 @@ Deno.test("swhTarget: the selector noted on the Service decides; anything unclea
 });
 
 Deno.test("serviceOwners keeps the SWH owners and the controller's notes, nothing else", () => {
-  const note = { [SERVICE_SELECTOR_ANNOTATION]: '{"app":"db"}', [SERVICE_GENERATION_ANNOTATION]: "2" };
+  const note = {
+    [SERVICE_SELECTOR_ANNOTATION]: '{"app":"db"}',
+    [SERVICE_GENERATION_ANNOTATION]: "2",
+    [SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]: "true",
+  };
   deepStrictEqual(service(note).metadata?.annotations, note);
+  deepStrictEqual(serviceNote(service(note)), { uid: "u1", generation: 2, defaultsMissing: true });
+  deepStrictEqual(serviceNote(service({ ...note, [SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]: "no" })), {
+    uid: "u1",
+    generation: 2,
+  });
   deepStrictEqual(
     serviceOwners({ metadata: { name: "x", annotations: note } } as PartialObjectMetadata).metadata
       ?.annotations,

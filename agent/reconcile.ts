@@ -11,7 +11,7 @@ import { importOnce } from "../ops/import_once.ts";
 import type { Logger } from "../ops/log.ts";
 import type { HealthChange, Scheduler } from "../probes/scheduler.ts";
 import { serviceNote, ZONE_LABEL } from "./caches.ts";
-import type { AgentCaches, SwhObject } from "./caches.ts";
+import type { AgentCaches, ServiceNote, SwhObject } from "./caches.ts";
 import { desiredSlices } from "./desired_slices.ts";
 import { selectEndpoints, unvalidatedSelectorMaySelect } from "./endpoints.ts";
 import type { SelectedEndpoint } from "./endpoints.ts";
@@ -22,7 +22,6 @@ import type { EndpointVerdict } from "./report_entries.ts";
 import type { ReportWriter } from "./report_writer.ts";
 import type { SliceWriter } from "./slice_writer.ts";
 import { specAcceptance } from "./spec_acceptance.ts";
-import type { SwhTarget } from "./swh_specs.ts";
 import type { TransitionReporter } from "./transitions.ts";
 
 /**
@@ -138,7 +137,7 @@ export class Reconciler {
     key: string,
     rt: SwhRuntime,
     raw: SwhObject,
-    note: SwhTarget | undefined,
+    note: ServiceNote | undefined,
     parsedFrom: string,
   ): Promise<void> {
     const uid = raw.metadata?.uid;
@@ -186,7 +185,9 @@ export class Reconciler {
     const pods = this.#d.caches.pods.list().filter((p) => p.metadata?.namespace === ns);
     const note = serviceNote(this.#d.caches.services.get(ns, name));
     // The spec is decided anew only when the object or the controller's note of it changes.
-    const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}/${note?.uid}/${note?.generation}`;
+    const parsedFrom = `${raw.metadata?.uid}/${raw.metadata?.generation}/${note?.uid}/${note?.generation}/${
+      note?.defaultsMissing ?? false
+    }`;
     const known = this.#runtimes.get(key);
     if (known?.parsed !== parsedFrom) {
       if (!known?.swh && !mayHaveEndpointsHere(raw, pods, this.#d.node)) {

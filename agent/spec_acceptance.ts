@@ -10,15 +10,16 @@
  *
  * @module
  */
-import type { SwhTarget } from "./swh_specs.ts";
+import type { ServiceNote } from "./caches.ts";
 
 /**
  * How to take a stored SWH:
  * - `accepted`: the controller noted this generation of this object on its Service: use it as stored;
  * - `keep`: a newer (or older) generation than the controller accepted, while the agent holds an accepted spec
  *   of the same object: keep serving by that until the controller notes this one — or never, if it refuses it;
- * - `validate`: no note to go by (an older controller, a garbled note, a Service that names another uid) or
- *   nothing held (an agent started while the controller lags or refuses the newest spec): validate here.
+ * - `validate`: no note to go by (an older controller, a garbled note, a Service that names another uid),
+ *   nothing held (an agent started while the controller lags or refuses the newest spec), or a stored spec the
+ *   controller found without defaults of the schema (an older CRD): validate here, which applies them.
  */
 export type SpecAcceptance = "accepted" | "keep" | "validate";
 
@@ -29,10 +30,11 @@ export type SpecAcceptance = "accepted" | "keep" | "validate";
 export function specAcceptance(
   uid: string | undefined,
   generation: number | undefined,
-  note: SwhTarget | undefined,
+  note: ServiceNote | undefined,
   holds: boolean,
 ): SpecAcceptance {
   if (note?.generation === undefined || uid === undefined || note.uid !== uid) return "validate";
+  if (note.defaultsMissing) return "validate";
   if (generation === note.generation) return "accepted";
   return holds ? "keep" : "validate";
 }

@@ -15,4 +15,6 @@ Deno.test("specAcceptance: the noted generation is taken as stored; others wait 
   deepStrictEqual(specAcceptance("u1", 3, undefined, true), "validate");
   deepStrictEqual(specAcceptance("u2", 3, note, true), "validate");
   deepStrictEqual(specAcceptance(undefined, 3, note, true), "validate");
+  // Stored without defaults of the schema (an older CRD): validation applies them.
+  deepStrictEqual(specAcceptance("u1", 3, { ...note, defaultsMissing: true }, true), "validate");
 });

@@ -10,6 +10,7 @@ import {
   selectorAnnotation,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 } from "../crds/conventions.ts";
 
 /** List-maps of a Service apply body (for change detection). */
@@ -24,6 +25,7 @@ const DROPPED_ANNOTATIONS = new Set([
   ADOPT_SERVICE_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
   SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 ]);
 /** Annotation prefixes never copied: Helm release tracking and Argo CD tracking/sync options. */
 const DROPPED_ANNOTATION_PREFIXES = ["meta.helm.sh/", "argocd.argoproj.io/"];
@@ -76,7 +78,13 @@ function compact<T extends object>(obj: T): T {
  * user left unset are not sent, so server-allocated values (clusterIP, nodePorts) stay as allocated and
  * fields dropped from the SWH are removed by the next apply.
  */
-export function desiredService(swh: ServiceWithHealthchecks): IService {
+export function desiredService(
+  swh: ServiceWithHealthchecks,
+  opts: {
+    /** The stored SWH lacks defaults of the programs' schema (an older CRD): agents must validate it. */
+    defaultsMissing?: boolean;
+  } = {},
+): IService {
   const s = swh.spec;
   const ports = s.ports?.map((p) =>
     compact({
@@ -121,6 +129,7 @@ export function desiredService(swh: ServiceWithHealthchecks): IService {
         ...propagatedMetadata(swh.metadata.annotations, "annotations"),
         [SERVICE_SELECTOR_ANNOTATION]: selectorAnnotation(s.selector),
         [SERVICE_GENERATION_ANNOTATION]: String(swh.metadata.generation ?? 0),
+        ...(opts.defaultsMissing ? { [SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]: "true" } : {}),
       },
       ownerReferences: [swhOwnerReference(swh)],
     }),

@@ -6,6 +6,7 @@ import {
   ADOPT_SERVICE_ANNOTATION,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 } from "../crds/conventions.ts";
 
 Deno.test("desiredService: same name/namespace, no selector, ports as written, ownerReference", () => {
@@ -112,4 +113,19 @@ Deno.test("serviceOwnership and adoptionRequested", () => {
   );
   ok(!adoptionRequested(swh));
   ok(adoptionRequested(makeSwh({ annotations: { [ADOPT_SERVICE_ANNOTATION]: "true" } })));
+});
+
+Deno.test("desiredService notes a stored spec without the schema's defaults, and only then", () => {
+  const annotations = (svc: ReturnType<typeof desiredService>) => svc.metadata?.annotations ?? {};
+  ok(!(SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION in annotations(desiredService(makeSwh()))));
+  deepStrictEqual(
+    annotations(
+      desiredService(makeSwh(), { defaultsMissing: true }),
+    )[SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION],
+    "true",
+  );
+  // A user's copy of the note is never propagated.
+  const swh = makeSwh();
+  swh.metadata.annotations = { [SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]: "true" };
+  ok(!(SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION in annotations(desiredService(swh))));
 });

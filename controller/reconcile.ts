@@ -18,7 +18,7 @@ import type { SwhNodeReport } from "../crds/report.ts";
 import type { ServiceWithHealthchecks, SwhCondition } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
 import { CONTROLLER_FIELD_MANAGER, sliceNode } from "../crds/conventions.ts";
-import { formatSwhErrors, validateSwh } from "../crds/validate.ts";
+import { formatSwhErrors, sameAsParsed, validateSwh } from "../crds/validate.ts";
 import {
   builtInSlicesSelector,
   handOverPatch,
@@ -76,8 +76,11 @@ export interface ReconcileContext {
   statusIntervalMs: number;
   /** When each SWH's status was last written (performance.now), by queue key. */
   statusWrittenAt: Map<string, number>;
-  /** Runtime validation verdicts by SWH key, for one `uid/generation` each ("" = valid). */
-  validity: Map<string, { of: string; verdict: string }>;
+  /**
+   * Runtime validation verdicts by SWH key, for one `uid/generation` each ("" = valid), and whether the stored
+   * spec lacks defaults the schema applies (an older CRD).
+   */
+  validity: Map<string, { of: string; verdict: string; defaultsMissing: boolean }>;
   /**
    * Asked after the Service step: true when other keys wait for urgent work (a Service agents wait for), in
    * which case this SWH's status is summarised later — the callee has queued the key again. Absent: never.
@@ -159,7 +162,7 @@ export async function reconcileSwh(
   let service = ctx.services.get(namespace, name);
   let serviceVerdict: ConditionVerdict;
   const ownership = serviceOwnership(swh, service);
-  const invalid = invalidSpec(ctx, swh);
+  const { invalid, defaultsMissing } = specVerdict(ctx, swh);
   if (invalid) {
     serviceVerdict = { status: "False", reason: "InvalidSpec", message: invalid };
     if (ownership !== "owned") service = undefined;
@@ -175,7 +178,7 @@ export async function reconcileSwh(
     ctx.events.record(subject(swh), "Warning", "ServiceConflict", serviceVerdict.message);
     service = undefined; // a foreign Service's addresses are not ours to report
   } else {
-    const desired = desiredService(swh);
+    const desired = desiredService(swh, { defaultsMissing });
     const body = JSON.stringify(desired);
     const rejected = ctx.rejected.get(key);
     if (rejected && rejected.body === body && ctx.now().getTime() < rejected.retryAt) {
@@ -329,11 +332,15 @@ async function anyPodSelected(
 }
 
 /**
- * Why an SWH's spec cannot be used, or undefined: the runtime schema's verdict (crds/validate.ts), computed once
- * per generation. Admission runs the same rules; this catches what slips through (an older CRD, a pattern the
- * apiserver's RE2 reads differently from JavaScript).
+ * The runtime schema's verdict on an SWH's spec (crds/validate.ts), computed once per generation: `invalid`
+ * says why it cannot be used (admission runs the same rules; this catches what slips through: an older CRD, a
+ * pattern the apiserver's RE2 reads differently from JavaScript), and `defaultsMissing` that a valid spec was
+ * stored without defaults the schema applies (an older CRD), so agents must not take it as stored.
  */
-function invalidSpec(ctx: ReconcileContext, swh: ServiceWithHealthchecks): string | undefined {
+function specVerdict(
+  ctx: ReconcileContext,
+  swh: ServiceWithHealthchecks,
+): { invalid?: string; defaultsMissing: boolean } {
   const key = swhKey(swh.metadata.namespace ?? "", swh.metadata.name ?? "");
   const of = `${swh.metadata.uid}/${swh.metadata.generation}`;
   let cached = ctx.validity.get(key);
@@ -342,10 +349,11 @@ function invalidSpec(ctx: ReconcileContext, swh: ServiceWithHealthchecks): strin
     cached = {
       of,
       verdict: result.ok ? "" : `spec refused by the programs: ${formatSwhErrors(result.errors)}`,
+      defaultsMissing: result.ok && !sameAsParsed(swh.spec, result.value.spec),
     };
     ctx.validity.set(key, cached);
   }
-  return cached.verdict || undefined;
+  return { invalid: cached.verdict || undefined, defaultsMissing: cached.defaultsMissing };
 }
 
 /** The earlier of two requeue actions. */

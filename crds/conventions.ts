@@ -97,6 +97,13 @@ export const SERVICE_SELECTOR_ANNOTATION = "network.deckhouse.io/swh-selector";
  */
 export const SERVICE_GENERATION_ANNOTATION = "network.deckhouse.io/swh-generation";
 
+/**
+ * Annotation the controller sets on an SWH's Service (value `"true"`) when the stored SWH lacks defaults the
+ * programs' schema applies — a CRD older than the programs (Helm never upgrades a chart's CRDs). Agents take the
+ * spec at the noted generation as stored; with this they validate it themselves, which applies the defaults.
+ */
+export const SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION = "network.deckhouse.io/swh-spec-defaults-missing";
+
 /** The value of {@link SERVICE_SELECTOR_ANNOTATION} for `selector`: JSON with sorted keys, stable across writes. */
 export function selectorAnnotation(selector: Readonly<Record<string, string>>): string {
   return JSON.stringify(

@@ -94,3 +94,24 @@ export function parseSwh(obj: unknown): ServiceWithHealthchecks {
 export function formatSwhErrors(errors: readonly SwhFieldError[]): string {
   return errors.map((e) => `${e.path || "<object>"}: ${e.message}`).join("; ");
 }
+
+/**
+ * Whether `stored` holds exactly what `parsed` does — the same members and values, in any order, members set to
+ * undefined counting as absent. An SWH whose stored spec equals its parse carries every default the schema
+ * applies (the apiserver defaulted it from the same schema); one that does not was stored under an older CRD.
+ */
+export function sameAsParsed(stored: unknown, parsed: unknown): boolean {
+  if (stored === parsed) return true;
+  if (typeof stored !== "object" || typeof parsed !== "object" || stored === null || parsed === null) {
+    return false;
+  }
+  if (Array.isArray(stored) !== Array.isArray(parsed)) return false;
+  if (Array.isArray(stored)) {
+    const other = parsed as unknown[];
+    return stored.length === other.length && stored.every((item, i) => sameAsParsed(item, other[i]));
+  }
+  const defined = (o: object) => Object.entries(o).filter(([, v]) => v !== undefined);
+  const a = defined(stored);
+  const b = new Map(defined(parsed));
+  return a.length === b.size && a.every(([k, v]) => b.has(k) && sameAsParsed(v, b.get(k)));
+}

@@ -6,6 +6,7 @@ import {
   formatFieldPath,
   formatSwhErrors,
   parseSwh,
+  sameAsParsed,
   type SwhFieldError,
   SwhValidationError,
   validateSwh,
@@ -180,4 +181,35 @@ Deno.test("formatFieldPath writes indices and odd map keys in brackets", () => {
     "spec.selector[app.kubernetes.io/name]",
   );
   strictEqual(formatFieldPath([]), "");
+});
+
+Deno.test("sameAsParsed: a stored spec with every default equals its parse; one without does not", () => {
+  const written = {
+    apiVersion: "network.deckhouse.io/v1alpha1",
+    kind: "ServiceWithHealthchecks",
+    metadata: { name: "web", namespace: "ns" },
+    spec: {
+      selector: { app: "web" },
+      ports: [{ port: 80 }],
+      healthcheck: { probes: [{ mode: "TCP", tcp: { targetPort: 80 } }] },
+    },
+  };
+  const parsed = parseSwh(written);
+  // As the apiserver stores it under the current CRD: the defaults applied, members in reverse order.
+  const reversed = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(reversed)
+      : v && typeof v === "object"
+      ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)]))
+      : v;
+  const stored = reversed(parsed.spec);
+  ok(JSON.stringify(stored) !== JSON.stringify(parsed.spec));
+  ok(sameAsParsed(stored, parsed.spec));
+  ok(sameAsParsed({ ...parsed.spec, extra: undefined }, parsed.spec), "an undefined member counts as absent");
+  ok(sameAsParsed(JSON.parse(JSON.stringify(parsed.spec)), parsed.spec));
+  ok(!sameAsParsed(written.spec, parsed.spec), "stored under an older CRD: defaults missing");
+  ok(!sameAsParsed({ ...parsed.spec, ports: [] }, parsed.spec));
+  ok(!sameAsParsed([1, 2], [2, 1]));
+  ok(!sameAsParsed({ a: 1 }, [1]));
+  ok(!sameAsParsed(null, {}));
 });

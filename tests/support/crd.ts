@@ -1,4 +1,5 @@
 /** Installs the committed ServiceWithHealthchecks CRD into the test cluster (one helper for every suite). */
+import { buildSwhCrd } from "../../crds/crd.ts";
 import { swhCrdEstablished } from "../../tools/lab/operator.ts";
 import { kubectlOk } from "./kubectl.ts";
 import { waitFor } from "./wait.ts";
@@ -17,4 +18,15 @@ export async function installSwhCrd(): Promise<void> {
       what: "the ServiceWithHealthchecks kind to be served",
     },
   );
+}
+
+/**
+ * Server-side-applies the real ServiceWithHealthchecks CRD with its schema changed by `edit` — a CRD that
+ * disagrees with the programs (looser rules, missing defaults); {@link installSwhCrd} puts the real one back.
+ */
+// deno-lint-ignore no-explicit-any
+export async function applyEditedSwhCrd(edit: (openAPIV3Schema: any) => void): Promise<void> {
+  const crd = buildSwhCrd();
+  edit(crd.spec.versions[0].schema!.openAPIV3Schema!);
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], JSON.stringify(crd));
 }
