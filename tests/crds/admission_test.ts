@@ -8,7 +8,7 @@
  * @module
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { formatSwhErrors, validateSwh } from "../../crds/validate.ts";
+import { formatSwhErrors, sameAsParsed, validateSwh } from "../../crds/validate.ts";
 import { kubectl, kubectlOk, type KubectlResult } from "../support/kubectl.ts";
 import { waitFor } from "../support/wait.ts";
 import { installSwhCrd } from "../support/crd.ts";
@@ -107,6 +107,8 @@ Deno.test("admission: the CRD on a real kube-apiserver", async (t) => {
         if (zod.ok && verdict.accepted) {
           // same defaults: what zod returns is what the apiserver stores
           deepStrictEqual(zod.value.spec, verdict.object.spec);
+          // …so the controller never tells agents that defaults are missing under the current CRD
+          ok(sameAsParsed(verdict.object.spec, zod.value.spec), "stored spec differs from its parse");
         } else if (!zod.ok) {
           const text = formatSwhErrors(zod.errors);
           for (const fragment of c.expect) ok(text.includes(fragment), `expected "${fragment}" in: ${text}`);
