@@ -18,6 +18,7 @@ import {
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
   SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 } from "../crds/conventions.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
@@ -132,7 +133,12 @@ export async function releaseService(
             value: refs.filter((r) => r.uid !== swh.metadata.uid),
           },
           // Our bookkeeping goes with us: the saved selector, and the notes for the agents.
-          ...[ADOPTED_SELECTOR_ANNOTATION, SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION]
+          ...[
+            ADOPTED_SELECTOR_ANNOTATION,
+            SERVICE_SELECTOR_ANNOTATION,
+            SERVICE_GENERATION_ANNOTATION,
+            SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
+          ]
             .filter((key) => service.metadata?.annotations?.[key] !== undefined)
             .map((key) => ({
               op: "remove" as const,
