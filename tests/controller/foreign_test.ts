@@ -144,8 +144,11 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
       allowWatchBookmarks: false,
       signal: AbortSignal.any([watching.signal, AbortSignal.timeout(2 * HAND_BACK_WAIT_MS)]),
     });
+    // Both starting points are read before the deletion: the whole hand-back can take a few milliseconds, and
+    // a list or get sent beside the deletion may already see its outcome, which a watch from there would miss.
+    const listed = await slices.list({ labelSelector: builtIn });
+    const from = (await services.get("legacy")).metadata?.resourceVersion;
     const firstBuiltInSlice = (async () => {
-      const listed = await slices.list({ labelSelector: builtIn });
       for await (
         const e of slices.watch({ labelSelector: builtIn, ...watchOpts(listed.metadata?.resourceVersion) })
       ) {
@@ -154,7 +157,6 @@ Deno.test("a foreign Service is refused (condition, Event, untouched), adopted o
     })();
     const serviceStates: Array<{ rv: bigint; owned: boolean; selector: boolean }> = [];
     const releaseSeen = (async () => {
-      const from = (await services.get("legacy")).metadata?.resourceVersion;
       for await (const e of services.watch({ fieldSelector: "metadata.name=legacy", ...watchOpts(from) })) {
         const s = e.object;
         serviceStates.push({
