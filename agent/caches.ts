@@ -28,6 +28,7 @@ import {
   reportName,
   SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
+  SERVICE_NOTE_ANNOTATIONS,
   SERVICE_SELECTOR_ANNOTATION,
   SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
   sliceNode,
@@ -118,10 +119,9 @@ export function serviceOwners(svc: PartialObjectMetadata): PartialObjectMetadata
   const owners = (m.ownerReferences ?? []).filter((o) => o.kind === SWH_KIND);
   const notes = owners.length
     ? Object.fromEntries(
-      [SERVICE_SELECTOR_ANNOTATION, SERVICE_GENERATION_ANNOTATION, SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION]
-        .flatMap((
-          key,
-        ) => m.annotations?.[key] !== undefined ? [[key, m.annotations[key]]] : []),
+      SERVICE_NOTE_ANNOTATIONS.flatMap((key) =>
+        m.annotations?.[key] !== undefined ? [[key, m.annotations[key]]] : []
+      ),
     )
     : {};
   return {

@@ -15,10 +15,8 @@ import {
   BUILT_IN_MANAGED_BY_VALUE,
   CONTROLLER_FIELD_MANAGER,
   MANAGED_BY_LABEL,
-  SERVICE_GENERATION_ANNOTATION,
   SERVICE_NAME_LABEL,
-  SERVICE_SELECTOR_ANNOTATION,
-  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
+  SERVICE_NOTE_ANNOTATIONS,
 } from "../crds/conventions.ts";
 import type { ServiceWithHealthchecks } from "../crds/schema.ts";
 import { SWH_API_VERSION, SWH_KIND } from "../crds/schema.ts";
@@ -133,12 +131,7 @@ export async function releaseService(
             value: refs.filter((r) => r.uid !== swh.metadata.uid),
           },
           // Our bookkeeping goes with us: the saved selector, and the notes for the agents.
-          ...[
-            ADOPTED_SELECTOR_ANNOTATION,
-            SERVICE_SELECTOR_ANNOTATION,
-            SERVICE_GENERATION_ANNOTATION,
-            SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
-          ]
+          ...[ADOPTED_SELECTOR_ANNOTATION, ...SERVICE_NOTE_ANNOTATIONS]
             .filter((key) => service.metadata?.annotations?.[key] !== undefined)
             .map((key) => ({
               op: "remove" as const,

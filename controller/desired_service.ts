@@ -9,6 +9,7 @@ import {
   ADOPT_SERVICE_ANNOTATION,
   selectorAnnotation,
   SERVICE_GENERATION_ANNOTATION,
+  SERVICE_NOTE_ANNOTATIONS,
   SERVICE_SELECTOR_ANNOTATION,
   SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
 } from "../crds/conventions.ts";
@@ -23,9 +24,7 @@ export const SERVICE_LIST_KEYS: ListMapKeys = {
 const DROPPED_ANNOTATIONS = new Set([
   "kubectl.kubernetes.io/last-applied-configuration",
   ADOPT_SERVICE_ANNOTATION,
-  SERVICE_SELECTOR_ANNOTATION,
-  SERVICE_GENERATION_ANNOTATION,
-  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
+  ...SERVICE_NOTE_ANNOTATIONS,
 ]);
 /** Annotation prefixes never copied: Helm release tracking and Argo CD tracking/sync options. */
 const DROPPED_ANNOTATION_PREFIXES = ["meta.helm.sh/", "argocd.argoproj.io/"];

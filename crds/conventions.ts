@@ -104,6 +104,16 @@ export const SERVICE_GENERATION_ANNOTATION = "network.deckhouse.io/swh-generatio
  */
 export const SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION = "network.deckhouse.io/swh-spec-defaults-missing";
 
+/**
+ * Every note the controller keeps on an SWH's Service for the agents: what agents cache of a Service, what is
+ * never copied from the SWH's own annotations, and what goes when the Service is given back.
+ */
+export const SERVICE_NOTE_ANNOTATIONS: readonly string[] = [
+  SERVICE_SELECTOR_ANNOTATION,
+  SERVICE_GENERATION_ANNOTATION,
+  SERVICE_SPEC_DEFAULTS_MISSING_ANNOTATION,
+];
+
 /** The value of {@link SERVICE_SELECTOR_ANNOTATION} for `selector`: JSON with sorted keys, stable across writes. */
 export function selectorAnnotation(selector: Readonly<Record<string, string>>): string {
   return JSON.stringify(
