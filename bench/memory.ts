@@ -6,8 +6,8 @@
  * agent with the deployed flags; `./deno task bench memory` runs that too, ignoring its cluster).
  * - `modules`: one process per module set (bench/memory/modules.ts), RSS after GC, with the agent's flags;
  *   `--repeats N` (default 3).
- * - `probing`: the scheduler + `runProbe` against `--targets` (default 1,000) loopback TCP listeners at period
- *   1 s, for every `--flags` candidate, `--rounds` (default 2) interleaved rounds of `--seconds` (default 40)
+ * - `probing`: the scheduler + `runProbe` against `--targets` (default 1,000) loopback TCP listeners every
+ *   `--period` seconds (default 1; 10 with 100 targets is a fleet node's agent), for every `--flags` candidate, `--rounds` (default 2) interleaved rounds of `--seconds` (default 40)
  *   each: A, B, A, B, because the machine is shared. A run with probe failures (the machine starved the prober)
  *   is repeated, up to 3 times.
  * - `agent`: agent/main.ts with the deployed permissions against bench/memory/fake_apiserver.ts: idle (ready,
@@ -19,7 +19,7 @@
  *   `AGENT_RUNTIME_ENV`; a later `NAME=value` overrides the latter)
  *   or `none`;
  * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`; `NAME=` unsets one, e.g. of `deployed`);
- * - what-ifs: `--root=DIR` runs the agent of another checkout (before/after: `git archive <commit> | tar -x -C
+ * - what-ifs: `--root=DIR` runs the agent (probing: the probe engine) of another checkout (before/after: `git archive <commit> | tar -x -C
  *   DIR`), `--entry=FILE` runs another entry module (a `deno bundle -o FILE agent/main.ts`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
  *   the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
  *   import a module first, e.g. `yaml` or `./crds/validate.ts`).
@@ -150,7 +150,13 @@ async function modules(candidate: Candidate, repeats: number): Promise<void> {
   );
 }
 
-async function probing(candidates: Candidate[], targetCount: number, seconds: number, rounds: number) {
+async function probing(
+  candidates: Candidate[],
+  targetCount: number,
+  seconds: number,
+  rounds: number,
+  periodSeconds: number,
+) {
   const listeners = await startListeners(targetCount);
   const targets = listeners.ips.map((ip) => ({ ip, port: listeners.port }));
   const results = new Map<string, ProbingReport[]>();
@@ -158,13 +164,14 @@ async function probing(candidates: Candidate[], targetCount: number, seconds: nu
   try {
     for (let r = 0; r < rounds; r++) {
       for (const c of candidates) {
-        let report = await runProbing(c.flags, targets, seconds, 5, c.env, c.preload);
+        const run = { ...c, seconds, periodSeconds };
+        let report = await runProbing(run, targets);
         // Failures against listeners that always accept mean the machine starved the prober (timeouts), which
         // also inflates its memory (connects pile up): such a run says nothing about the flags. Repeat it.
         for (let retry = 1; report.failures > 0 && retry <= 3; retry++) {
           console.log(`round ${r + 1} ${c.label}: ${report.failures} failures (machine busy), repeating`);
           discarded++;
-          report = await runProbing(c.flags, targets, seconds, 5, c.env, c.preload);
+          report = await runProbing(run, targets);
         }
         console.log(
           `round ${r + 1} ${c.label}: RSS ${report.rss.toFixed(0)} MiB (peak ${
@@ -180,7 +187,7 @@ async function probing(candidates: Candidate[], targetCount: number, seconds: nu
     await listeners.stop();
   }
   console.log(
-    `\nProbing: ${targetCount} TCP targets, period 1 s, ${seconds} s windows after 5 s warm-up, ` +
+    `\nProbing: ${targetCount} TCP targets, period ${periodSeconds} s, ${seconds} s windows after 5 s warm-up, ` +
       `${rounds} interleaved rounds; median (min–max). RSS = median of 1 s samples. ` +
       `${discarded} starved runs (probe failures) repeated.`,
   );
@@ -297,7 +304,9 @@ async function main(): Promise<void> {
   if (chosen.includes("modules")) {
     for (const c of candidates) await modules(c, Number(option("--repeats", "3")));
   }
-  if (chosen.includes("probing")) await probing(candidates, targets, seconds, rounds);
+  if (chosen.includes("probing")) {
+    await probing(candidates, targets, seconds, rounds, Number(option("--period", "1")));
+  }
   if (chosen.includes("agent")) {
     await agent(candidates, targets, seconds, rounds);
   }

@@ -7,7 +7,7 @@ import { probe, scriptedRunner } from "./scripted_runner.ts";
 
 const sequence = (...values: number[]) => () => values.shift() ?? 0;
 
-Deno.test("scheduler: each target keeps its own phase on a fixed grid, with no drift from slow probes", async () => {
+Deno.test("scheduler: each target keeps its phase on a fixed grid, with no drift from slow probes", async () => {
   const clock = new FakeClock();
   // Every probe takes 300 ms of (fake) time: completion must not push the next start.
   const runner = scriptedRunner(clock, (call) => void clock.setTimer(() => call.resolve(true), 300));
@@ -22,9 +22,38 @@ Deno.test("scheduler: each target keeps its own phase on a fixed grid, with no d
   s.set("c", { ip: "10.0.0.3", probes: [probe("p")] });
   await clock.advance(5_000);
   const starts = (ip: string) => runner.calls.filter((c) => c.target.ip === ip).map((c) => c.at);
+  // New endpoints run promptly at their random phase, then their grid joins the nearest 100 ms phase slot.
   assert.deepEqual(starts("10.0.0.1"), [100, 1100, 2100, 3100, 4100]);
-  assert.deepEqual(starts("10.0.0.2"), [537, 1537, 2537, 3537, 4537]);
+  assert.deepEqual(starts("10.0.0.2"), [537, 1500, 2500, 3500, 4500]);
   assert.deepEqual(starts("10.0.0.3"), [900, 1900, 2900, 3900, 4900]);
+  await s.close();
+});
+
+Deno.test("scheduler: targets of one period share wake-ups on ten phase slots, each still probed once a period", async () => {
+  const clock = new FakeClock(); // starts at 0, a slot boundary
+  const runner = scriptedRunner(clock, () => true);
+  let seed = 7;
+  // A fixed pseudo-random sequence: phases anywhere in the period, as Math.random gives them.
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const s = createScheduler({ runProbe: runner.run, onChange: () => {}, clock, random });
+  for (let i = 0; i < 100; i++) {
+    s.set(`e${i}`, {
+      ip: `10.0.${i >> 8}.${i & 255}`,
+      seedHealthy: true,
+      probes: [probe("p", { periodSeconds: 10 })],
+    });
+  }
+  await clock.advance(30_000);
+  const starts = runner.calls.map((c) => c.at);
+  // Every endpoint three times (one per period), at no more than ten distinct times a period, each on a 1 s slot.
+  assert.equal(starts.length, 300);
+  const distinct = new Set(starts);
+  assert.ok(distinct.size <= 30, `woken at ${distinct.size} distinct times`);
+  for (const at of distinct) assert.equal(at % 1000, 0, `a start at ${at} ms is not on a slot`);
+  for (let i = 0; i < 100; i++) {
+    const own = runner.calls.filter((c) => c.target.ip === `10.0.${i >> 8}.${i & 255}`).map((c) => c.at);
+    assert.deepEqual([own[1] - own[0], own[2] - own[1]], [10_000, 10_000]);
+  }
   await s.close();
 });
 

@@ -45,14 +45,44 @@ interface ChildReport {
 
 const self = new URL(import.meta.url).pathname;
 
-/** Child: probes `targets` at period 1 s; warm-up `warmup` s, then measures `seconds` s (signalled on stdout). */
-async function child(seconds: number, warmup: number, preload: string[]): Promise<void> {
+/** How one probing run is set up. */
+export interface ProbingRun {
+  /** Runtime flags of the child (`deno run` flags). */
+  readonly flags: readonly string[];
+  /** Environment additions. */
+  readonly env?: Record<string, string>;
+  /** Modules the child imports before probing. */
+  readonly preload?: readonly string[];
+  /** A checkout whose probe engine (`probes/`) the child runs instead of this one's (before/after). */
+  readonly root?: string;
+  /** Probe period in seconds (default 1). */
+  readonly periodSeconds?: number;
+  /** Measured window, seconds. */
+  readonly seconds: number;
+  /** Warm-up before the window, seconds (default 5). */
+  readonly warmup?: number;
+}
+
+/**
+ * Child: probes `targets` every `period` s with the probe engine of `root` (default this checkout); warm-up
+ * `warmup` s, then measures `seconds` s (signalled on stdout).
+ */
+async function child(
+  seconds: number,
+  warmup: number,
+  period: number,
+  root: string | undefined,
+  preload: string[],
+): Promise<void> {
   // Modules the agent would also have loaded (e.g. `yaml`, `node:net`): does their presence change probing?
   for (const spec of preload) {
     await import(spec.startsWith("./") ? new URL(`../../${spec}`, import.meta.url).href : spec);
   }
-  const { runProbe } = await import("../../probes/run.ts");
-  const { createScheduler } = await import("../../probes/scheduler.ts");
+  const engine = root
+    ? new URL(`file://${root.replace(/\/$/, "")}/probes/`)
+    : new URL("../../probes/", import.meta.url);
+  const { runProbe } = await import(new URL("run.ts", engine).href);
+  const { createScheduler } = await import(new URL("scheduler.ts", engine).href);
   const targets: { ip: string; port: number }[] = JSON.parse(await new Response(Deno.stdin.readable).text());
   let measuring = false;
   let completed = 0;
@@ -61,7 +91,7 @@ async function child(seconds: number, warmup: number, preload: string[]): Promis
   const scheduler = createScheduler({
     runProbe,
     onChange: () => {},
-    onResult: (c) => {
+    onResult: (c: { latenessMs: number; result: { ok: boolean } }) => {
       if (!measuring) return;
       completed++;
       lateness.push(c.latenessMs);
@@ -72,7 +102,7 @@ async function child(seconds: number, warmup: number, preload: string[]): Promis
   targets.forEach((t, i) =>
     scheduler.set(`ep-${i}`, {
       ip: t.ip,
-      probes: [{ name: "0", port: t.port, spec, periodSeconds: 1, initialDelaySeconds: 0 }],
+      probes: [{ name: "0", port: t.port, spec, periodSeconds: period, initialDelaySeconds: 0 }],
       seedHealthy: true,
     })
   );
@@ -99,15 +129,12 @@ async function child(seconds: number, warmup: number, preload: string[]): Promis
   await scheduler.close();
 }
 
-/** Runs one child with `runtimeFlags` against `targets` and samples it; see {@link ProbingReport}. */
+/** Runs one child as `run` says against `targets` and samples it; see {@link ProbingReport}. */
 export async function runProbing(
-  runtimeFlags: readonly string[],
+  run: ProbingRun,
   targets: readonly { ip: string; port: number }[],
-  seconds: number,
-  warmup = 5,
-  env: Record<string, string> = {},
-  preload: readonly string[] = [],
 ): Promise<ProbingReport> {
+  const runtimeFlags = run.flags;
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -116,12 +143,15 @@ export async function runProbing(
       self,
       "--child",
       "--seconds",
-      String(seconds),
+      String(run.seconds),
       "--warmup",
-      String(warmup),
-      ...preload.flatMap((p) => ["--preload", p]),
+      String(run.warmup ?? 5),
+      "--period",
+      String(run.periodSeconds ?? 1),
+      ...(run.root ? ["--root", run.root] : []),
+      ...(run.preload ?? []).flatMap((p) => ["--preload", p]),
     ],
-    env,
+    env: run.env ?? {},
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -167,6 +197,8 @@ if (import.meta.main && Deno.args.includes("--child")) {
     return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
   };
   const preload = Deno.args.flatMap((a, i) => a === "--preload" ? [Deno.args[i + 1]] : []);
-  await child(arg("--seconds", 40), arg("--warmup", 5), preload);
+  const rootAt = Deno.args.indexOf("--root");
+  const root = rootAt >= 0 ? Deno.args[rootAt + 1] : undefined;
+  await child(arg("--seconds", 40), arg("--warmup", 5), arg("--period", 1), root, preload);
   Deno.exit(0);
 }
