@@ -7,9 +7,9 @@
  * - `modules`: one process per module set (bench/memory/modules.ts), RSS after GC, with the agent's flags;
  *   `--repeats N` (default 3).
  * - `probing`: the scheduler + `runProbe` against `--targets` (default 1,000) loopback TCP listeners every
- *   `--period` seconds (default 1; 10 with 100 targets is a fleet node's agent), for every `--flags` candidate, `--rounds` (default 2) interleaved rounds of `--seconds` (default 40)
- *   each: A, B, A, B, because the machine is shared. A run with probe failures (the machine starved the prober)
- *   is repeated, up to 3 times.
+ *   `--period` seconds (default 1; 10 with 100 targets is a fleet node's agent), for every `--flags` candidate,
+ *   `--rounds` (default 2) interleaved rounds of `--seconds` (default 40) each: A, B, A, B, because the
+ *   machine is shared. A run with probe failures (the machine starved the prober) is repeated, up to 3 times.
  * - `agent`: agent/main.ts with the deployed permissions against bench/memory/fake_apiserver.ts: idle (ready,
  *   no SWH), then `--targets` pods on its node selected by one SWH with a TCP probe at period 1 s. `--inspect`
  *   adds V8 space sizes, the heap after a full GC and a heap snapshot summary (diagnosis; skews RSS a little).
@@ -19,9 +19,10 @@
  *   `AGENT_RUNTIME_ENV`; a later `NAME=value` overrides the latter)
  *   or `none`;
  * - `NAME=value` environment settings (`MALLOC_ARENA_MAX=2`; `NAME=` unsets one, e.g. of `deployed`);
- * - what-ifs: `--root=DIR` runs the agent (probing: the probe engine) of another checkout (before/after: `git archive <commit> | tar -x -C
- *   DIR`), `--entry=FILE` runs another entry module (a `deno bundle -o FILE agent/main.ts`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only the fields
- *   the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
+ * - what-ifs: `--root=DIR` runs the agent (probing: the probe engine) of another checkout (before/after:
+ *   `git archive <commit> | tar -x -C DIR`), `--entry=FILE` runs another entry module (a `deno bundle -o FILE
+ *   agent/main.ts`), `--kubeconfig=json` (no YAML parser, as in a cluster), `--pods=compact` (pods with only
+ *   the fields the agent reads), `--hide-swh-status` (the agent never receives SWH status), `--preload=MODULE` (probing:
  *   import a module first, e.g. `yaml` or `./crds/validate.ts`).
  * Example: `--flags deployed --flags "deployed --v8-flags=--optimize-for-size"`. Measurement-only V8 flags
  * (`--expose-gc`) are added by the module-set children only, never to the candidates.

@@ -122,16 +122,13 @@ export function phaseSlotMs(periodMs: number): number {
   return Math.min(MAX_PHASE_SLOT_MS, periodMs / PHASE_SLOTS_PER_PERIOD);
 }
 
-/** `ms` moved to the nearest slot boundary of `periodMs` (see {@link phaseSlotMs}). */
-function onSlot(ms: number, periodMs: number): number {
+/**
+ * A phase slot boundary of `periodMs` (see {@link phaseSlotMs}) near `ms`: `Math.round` for the nearest one,
+ * `Math.ceil` for the first at or after it (a phase never starts before it was asked for).
+ */
+function slotBoundary(ms: number, periodMs: number, to: (x: number) => number): number {
   const slot = phaseSlotMs(periodMs);
-  return Math.round(ms / slot) * slot;
-}
-
-/** The first slot boundary of `periodMs` at or after `ms`: a phase never starts before it was asked for. */
-function slotAtOrAfter(ms: number, periodMs: number): number {
-  const slot = phaseSlotMs(periodMs);
-  return Math.ceil(ms / slot) * slot;
+  return to(ms / slot) * slot;
 }
 
 /** The transition re-check interval in ms, or undefined when the option is off or would not be faster. */
@@ -423,7 +420,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * interval is up to half a slot (5 % of the period) shorter or longer, and the grid is exact from then on.
    */
   function advanceGrid(t: Target, now: number): void {
-    let next = onSlot(t.grid + t.periodMs, t.periodMs);
+    let next = slotBoundary(t.grid + t.periodMs, t.periodMs, Math.round);
     if (next <= now) {
       const missed = Math.ceil((now - next) / t.periodMs);
       skipped += missed;
@@ -558,7 +555,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     // at once), whose grid joins a slot after that first run.
     const earliest = Math.max(now, state.activeFromMs);
     const first = state.healthy && !promptly
-      ? slotAtOrAfter(earliest + random() * periodMs, periodMs)
+      ? slotBoundary(earliest + random() * periodMs, periodMs, Math.ceil)
       : earliest + random() * Math.min(periodMs, 1000);
     const t: Target = {
       ep,
@@ -635,7 +632,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (periodMs !== t.periodMs) {
           t.periodMs = periodMs;
           heapRemove(t);
-          t.due = t.grid = slotAtOrAfter(now + random() * periodMs, periodMs);
+          t.due = t.grid = slotBoundary(now + random() * periodMs, periodMs, Math.ceil);
           heapPush(t);
         }
       }

@@ -134,12 +134,11 @@ export async function runProbing(
   run: ProbingRun,
   targets: readonly { ip: string; port: number }[],
 ): Promise<ProbingReport> {
-  const runtimeFlags = run.flags;
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      ...runtimeFlags,
+      ...run.flags,
       self,
       "--child",
       "--seconds",
@@ -177,7 +176,7 @@ export async function runProbing(
   await lines.cancel();
   await proc.status;
   return {
-    flags: runtimeFlags.join(" ") || "(none)",
+    flags: run.flags.join(" ") || "(none)",
     probesPerSecond: report.probesPerSecond,
     failures: report.failures,
     latenessP99: report.latenessP99,
